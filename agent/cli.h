@@ -17,4 +17,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 
+/* Default --jobs: online CPUs, at most 8. */
+int pg_default_jobs(void);
+
 #endif

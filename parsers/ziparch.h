@@ -1,5 +1,5 @@
 /*
- * ziparch.h - ZIP-based project archives (TIA Portal .zap*/.zal*, any ZIP),
+ * ziparch.h - ZIP-based project archives (TIA Portal .zapNN and .zalNN, any ZIP),
  * read from memory with libzip under hard limits against decompression bombs.
  *
  * ziparch_walk() calls back once per entry, in central-directory order, with
@@ -15,6 +15,7 @@
 
 #include "pgerr.h"
 
+/* A zero field means "use the default" (there is no "unlimited"). */
 struct zip_limits {
 	uint64_t max_entries;   /* default PG_ZIP_MAX_ENTRIES */
 	uint64_t max_total;     /* default PG_ZIP_MAX_TOTAL */
@@ -32,6 +33,8 @@ void ziparch_default_limits(struct zip_limits *lim);
 #define ZIPE_BAD_NAME    0x10  /* empty, NUL, or not valid UTF-8 / CP437 */
 #define ZIPE_UNSUPPORTED 0x20  /* compression method libzip cannot read */
 #define ZIPE_SYMLINK     0x40  /* unix mode says symlink: content is the target */
+#define ZIPE_DIR_DATA    0x80  /* directory entry that nevertheless holds bytes:
+				  the content is delivered like a file's */
 
 struct zip_entry_info {
 	uint64_t index;
@@ -45,7 +48,8 @@ struct zip_entry_info {
 
 /*
  * Return 0 to continue, non-zero to stop the walk (that value is returned).
- * data/len is NULL/0 for directories, encrypted and unsupported entries.
+ * data/len is NULL/0 for directories, encrypted and unsupported entries
+ * (a directory entry that holds bytes anyway gets them, flagged ZIPE_DIR_DATA).
  */
 typedef int (*zip_entry_cb)(void *ctx, const struct zip_entry_info *info,
 			    const uint8_t *data, size_t len);

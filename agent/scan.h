@@ -1,0 +1,90 @@
+/*
+ * scan.h - turn a project on disk (a file, a folder, an archive) into the
+ * sorted list of components that a baseline records and verify compares.
+ *
+ * A component has a unique name that says where it lives:
+ *   "System/PEData.plf"                      a file in a project folder
+ *   "proj.zap16!System/PEData.plf"           an entry of a ZIP archive
+ *   "plc.xml#pou/PumpControl"                a POU inside PLCopen XML
+ *   "blocks/OB1.mc7#s7/OB1"                  the S7 block held in a file
+ * Files are read through the open descriptor, compared by fstat before and
+ * after (a file that changes while it is hashed is an error, not a hash), and
+ * recognised by content, never by name.  Parsing happens in parsers/.
+ */
+#ifndef PG_SCAN_H
+#define PG_SCAN_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pg_component {
+	char *name;          /* unique key, see above */
+	const char *kind;    /* static: "file", "link", "special", "zip-entry", "pou",
+			      * "datatype", "configuration", "resource", "task", "s7-block" */
+	uint64_t size;       /* bytes (files, entries, blocks); 0 for items */
+	int has_sha;
+	uint8_t sha256[32];  /* SHA-256 of the bytes */
+	int has_fp;
+	uint8_t fp[32];      /* logic fingerprint */
+	const char *fp_alg;  /* static: "plcguard-plcopen-v1", "plcguard-mc7-logic-v1" */
+	json_t *ann;         /* further annotations (object, owned; may be NULL) */
+};
+
+struct pg_complist {
+	struct pg_component *v;
+	size_t n, cap;
+};
+
+struct pg_component *pg_complist_add(struct pg_complist *l, const char *name,
+				     const char *kind);
+void pg_complist_sort(struct pg_complist *l);
+/* Binary search in a sorted list; NULL when absent. */
+const struct pg_component *pg_complist_find(const struct pg_complist *l,
+					    const char *name);
+void pg_complist_free(struct pg_complist *l);
+/* Which kind strings are valid (for manifests read back). */
+const char *pg_kind_intern(const char *s);
+
+/* Default exclusion patterns for lock files (see docs/MANIFEST.md). */
+extern const char *const pg_default_excludes[];
+
+struct pg_scan_opts {
+	int jobs;                  /* worker threads, >= 1 */
+	const char *const *excludes; /* glob patterns, "GLOB" or "GLOB:empty" */
+	size_t n_excludes;
+	int progress;              /* show progress on a terminal */
+};
+
+struct pg_scan_msg {
+	char *text;                /* "path: what is wrong" */
+	int io;                    /* 1: could not read (I/O); 0: could not parse */
+};
+
+struct pg_scan {
+	char *root;                /* realpath of the project */
+	char *project_name;        /* basename of root */
+	int is_dir;
+	char *format;              /* "beremiz", "tia-portal", "plcopen-xml", "s7-block", ... */
+	struct pg_complist comps;  /* sorted by name */
+	size_t n_files;
+	uint64_t bytes;
+	struct pg_scan_msg *msgs;  /* problems, in component order */
+	size_t n_msgs;
+	size_t n_io_errors, n_parse_errors;
+};
+
+/* 0 when the walk completed (problems are in msgs); -1 if PATH is unusable
+ * (message in msgs[0]). */
+int pg_scan_path(const char *path, const struct pg_scan_opts *opts,
+		 struct pg_scan *out);
+void pg_scan_free(struct pg_scan *s);
+
+/* Inspect one in-memory blob (used by scan and by tests/fuzz): appends the
+ * components found inside data (archive entries, POUs, blocks) to out, and
+ * returns the detected format name. */
+const char *pg_scan_blob(const char *prefix, const uint8_t *data, size_t len,
+			 int depth, struct pg_complist *out,
+			 struct pg_scan_msg **msgs, size_t *n_msgs, json_t *file_ann);
+
+#endif
