@@ -15,6 +15,12 @@
 
 #include "pgerr.h"
 
+/*
+ * Domain-separation tag that starts the logic fingerprint input (hashed with
+ * its terminating NUL).  Bump the version suffix if the definition changes.
+ */
+#define MC7_LOGIC_TAG "plcguard-mc7-logic-v1"
+
 struct mc7_block {
 	uint8_t  version;        /* header byte 2 */
 	uint8_t  attrs;          /* header byte 3 */
@@ -43,6 +49,7 @@ struct mc7_block {
  * Parse and fingerprint one block occupying exactly buf[0..len).
  * 0 on success; -1 with err naming the offset and field otherwise
  * (wrong magic, truncated, lengths that disagree, unknown type).
+ * On error *out is zeroed; it is filled only when the whole block checks out.
  */
 int mc7_parse(const uint8_t *buf, size_t len, struct mc7_block *out,
 	      struct pg_err *err);
@@ -58,7 +65,12 @@ const char *mc7_lang_name(uint8_t lang);
 char *mc7_block_id(uint8_t type, uint16_t number, char *buf, size_t n);
 /* Parse "OB1", "DB 12", "fc0003": 0 on success. */
 int mc7_parse_block_id(const char *s, uint8_t *type, uint16_t *number);
-/* The 9-character wire file name "_0A00001P" -> type/number/filesystem. */
+/*
+ * The 9-character wire file name "_0A00001P" -> type/number/filesystem:
+ * exactly n == 9 bytes, '_' or '$', two hex digits of a known type (08-0F),
+ * five decimal digits (<= 65535), 'P', 'A' or 'B'.  0 on success, -1 (and the
+ * outputs untouched) otherwise.
+ */
 int mc7_parse_filename(const char *fn, size_t n, uint8_t *type,
 		       uint16_t *number, char *fs);
 
