@@ -33,9 +33,14 @@ struct cur {
 
 static inline struct cur cur_init(const uint8_t *p, size_t len)
 {
+	/* A NULL buffer becomes an empty one, so that no arithmetic is ever
+	 * done on a null pointer (undefined behaviour even when adding 0). */
+	static const uint8_t empty[1];
 	struct cur c = { p, len, 0, 0, 0 };
-	if (!p)
+	if (!p) {
+		c.p = empty;
 		c.len = 0;
+	}
 	return c;
 }
 
