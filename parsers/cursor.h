@@ -173,7 +173,8 @@ static inline int cur_copy(struct cur *c, void *dst, size_t n)
  */
 static inline struct cur cur_sub(struct cur *c, size_t n)
 {
-	struct cur s = { NULL, 0, c->off, 0, 0 };
+	struct cur s = cur_init(NULL, 0);
+	s.off = c->off;
 	const uint8_t *p = cur_bytes(c, n);
 	if (!p) {
 		s.err = 1;
