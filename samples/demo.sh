@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# demo.sh [PLCGUARD] - the end-to-end demo on samples/: a test-only PKI is
+# generated, an engineer registers the three sample projects, plcguard verifies
+# them, then someone tampers with the copies on disk and plcguard catches it.
+# Works on copies in a temporary folder; the committed samples stay untouched.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+PLCGUARD=${1:-${PLCGUARD:-$here/../build/plcguard}}
+PLCGUARD=$(cd "$(dirname "$PLCGUARD")" && pwd)/$(basename "$PLCGUARD")
+work=$(mktemp -d "${TMPDIR:-/tmp}/plcguard-demo.XXXXXX")
+pki=$work/pki
+store=$work/store
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*" | sed "s|$work|\$DEMO|g"; "$@"; }
+
+say "A test-only PKI (root CA, intermediate, engineer certificate, CRLs)"
+bash "$here/../tests/pki/mkpki.sh" "$pki" >/dev/null
+echo "generated in \$DEMO/pki (TEST ONLY keys)"
+cp -r "$here/projects" "$work/projects"
+window="$(date -u -d '-1 hour' +%Y-%m-%dT%H:%MZ)/$(date -u -d '+4 hours' +%Y-%m-%dT%H:%MZ)"
+
+say "The OT engineer registers the approved projects"
+for p in pump_station s7_blocks line3.zap16; do
+	run "$PLCGUARD" register --key "$pki/keys/engineer.key" --cert "$pki/certs/engineer.pem" \
+		--chain "$pki/chain.pem" --ticket CHG-2026-0142 --window "$window" \
+		--target 10.0.0.5,rack=0,slot=2 --store "$store" "$work/projects/$p"
+done
+
+say "Anyone holding only the trust anchor and CRLs verifies them"
+run "$PLCGUARD" verify --trust "$pki/trust" --crl "$pki/crl" --store "$store" --all
+
+say "Someone edits PumpControl's logic and patches OB1's code on disk"
+sed -i 's/Level > HighLimit THEN/Level > HighLimit + 15.0 THEN/' "$work/projects/pump_station/plc.xml"
+printf '\x70\x71' | dd of="$work/projects/s7_blocks/OB1.mc7" bs=1 seek=50 conv=notrunc status=none
+printf '\x00\x00\x10\x00' | dd of="$work/projects/s7_blocks/FC10.mc7" bs=1 seek=16 conv=notrunc status=none
+echo "helper.dll" >"$work/projects/s7_blocks/helper.dll"
+
+say "plcguard catches it"
+set +e
+run "$PLCGUARD" verify --trust "$pki/trust" --crl "$pki/crl" --store "$store" "$work/projects/pump_station"
+rc1=$?
+run "$PLCGUARD" diff --trust "$pki/trust" --crl "$pki/crl" --store "$store" "$work/projects/s7_blocks"
+rc2=$?
+run "$PLCGUARD" verify --trust "$pki/trust" --crl "$pki/crl" --store "$store" "$work/projects/line3.zap16"
+rc3=$?
+set -e
+
+say "Result"
+if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 0 ]; then
+	echo "tamper caught: pump_station and s7_blocks differ (exit 1), line3.zap16 still verified (exit 0)"
+	rm -rf "$work"
+	exit 0
+fi
+echo "UNEXPECTED: exits $rc1 $rc2 $rc3 (wanted 1 1 0); files kept in $work" >&2
+exit 1
