@@ -52,4 +52,15 @@ void plcopen_free(struct plc_doc *doc);
 
 const char *plcopen_kind_name(enum plc_kind k); /* "pou", "datatype", ... */
 
+/*
+ * Initialise libxml2 once (xmlInitParser under pthread_once).  plcopen_parse
+ * calls it itself; a program that parses from several threads, or uses
+ * libxml2 elsewhere too, should call it from main() before starting threads.
+ * plcopen_parse is then safe to call concurrently: it keeps no shared mutable
+ * state, and libxml2's error handlers are per thread (set for the duration of
+ * one call, then restored).  Never call xmlCleanupParser() while a thread may
+ * still parse.
+ */
+void plcopen_global_init(void);
+
 #endif
