@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "limits.h"
+#include "pg_limits.h"
 #include "manifest.h"
 #include "pki.h"
 #include "scan.h"

@@ -3,8 +3,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "plcopen.h"
 
 int main(int argc, char **argv)
 {
+	/* libxml2 must be initialised before the hashing threads start. */
+	plcopen_global_init();
 	return pg_cli_main(argc, argv);
 }

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "digest.h"
-#include "limits.h"
+#include "pg_limits.h"
 #include "util.h"
 
 static json_t *hexstr(const uint8_t d[32])

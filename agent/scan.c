@@ -33,7 +33,7 @@
 
 #include "cursor.h"
 #include "digest.h"
-#include "limits.h"
+#include "pg_limits.h"
 #include "mc7.h"
 #include "plcopen.h"
 #include "util.h"

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "digest.h"
-#include "limits.h"
+#include "pg_limits.h"
 #include "util.h"
 
 char *pg_store_default(void)

@@ -16,7 +16,7 @@
 
 #include "cursor.h"
 #include "digest.h"
-#include "limits.h"
+#include "pg_limits.h"
 
 #define MC7_MAGIC       0x7070u
 #define MC7_MIN_BLOCK   (PG_MC7_HEADER + PG_MC7_FOOTER)

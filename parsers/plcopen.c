@@ -39,7 +39,7 @@
 
 #include "cursor.h"
 #include "digest.h"
-#include "limits.h"
+#include "pg_limits.h"
 
 #define TC6_NS_PREFIX "http://www.plcopen.org/xml/tc6"
 #define PLC_DOMAIN_DOC "plcguard-plcopen-v1/doc"

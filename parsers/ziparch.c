@@ -29,7 +29,7 @@
 #include <zip.h>
 
 #include "cursor.h"
-#include "limits.h"
+#include "pg_limits.h"
 
 #define CHUNK (64u << 10)           /* one zip_fread */
 #define EOCD_LEN 22u

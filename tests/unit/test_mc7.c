@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "digest.h"
-#include "limits.h"
+#include "pg_limits.h"
 #include "mc7.h"
 
 /* ---- building blocks from parts ---- */

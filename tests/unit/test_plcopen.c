@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "digest.h"
-#include "limits.h"
+#include "pg_limits.h"
 #include "plcopen.h"
 
 /* ------------------------------------------------------------------ */

@@ -17,7 +17,7 @@
 #include <zip.h>
 
 #include "digest.h"
-#include "limits.h"
+#include "pg_limits.h"
 #include "ziparch.h"
 
 /* ---- building archives ------------------------------------------------- */

@@ -1,10 +1,10 @@
 /*
- * limits.h - every count and length that untrusted input can drive is checked
+ * pg_limits.h - every count and length that untrusted input can drive is checked
  * against one of these named maxima before we allocate or loop.  They live in
  * one place so that a reviewer can see the worst case of the whole program.
  */
-#ifndef PG_LIMITS_H
-#define PG_LIMITS_H
+#ifndef PG_PG_LIMITS_H
+#define PG_PG_LIMITS_H
 
 /* ---- files and folders (agent/scan.c) ---- */
 #define PG_MAX_PATH_DEPTH        64          /* directory nesting below a project root */
