@@ -5,6 +5,8 @@
  * revocation from CRLs and (optionally) OCSP.  Policy: docs/TRUST.md.
  *
  * The verifier side (pki_trust_*, pki_verify) never touches a private key.
+ * A loaded struct pki_trust is read-only: concurrent pki_verify() calls on
+ * one trust object are safe.  No global mutable state.
  */
 #ifndef PG_PKI_H
 #define PG_PKI_H
@@ -29,6 +31,7 @@ struct pki_signer {
  * does not match the certificate, a certificate not currently valid, or one
  * without the code-signing usage.  On success *sig is malloc'd DER (caller
  * frees) and signer describes the certificate.  0 on success, -1 on error.
+ * An encrypted key is decrypted with $PLCGUARD_KEY_PASS (never prompted for).
  */
 int pki_sign(const char *key_pem, const char *cert_pem, const char *chain_pem,
 	     const uint8_t *msg, size_t len, uint8_t **sig, size_t *siglen,
@@ -79,5 +82,13 @@ struct pki_result {
  */
 int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 	       const uint8_t *msg, size_t len, struct pki_result *res);
+
+
+
+/* Describe a certificate (PEM file) for the manifest and check, before any
+ * work is done, that it could sign: valid now and code-signing usage.
+ * 0 on success; -1 with err naming the file and the problem. */
+int pki_cert_info(const char *cert_pem, struct pki_signer *out, char *err,
+		  size_t errlen);
 
 #endif
