@@ -14,15 +14,6 @@
 
 #include "digest.h"
 
-/*
- * parsers/limits.h (the project's maxima) is found before the system
- * <limits.h> on the include path, so OpenSSL's err.h would miss INT_MAX.
- */
-#include <limits.h>
-#ifndef INT_MAX
-#define INT_MAX __INT_MAX__
-#endif
-
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
