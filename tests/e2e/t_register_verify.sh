@@ -9,8 +9,8 @@ W=$(window_now)
 for p in pump_station s7_blocks line3.zap16; do
 	expect_exit 0 "register $p" -- "$PLCGUARD" register $(sign_args engineer) --ticket CHG-1 \
 		--window "$W" --target 10.0.0.5,rack=0,slot=2 --target fd00::7 --note "approved build" "$T/p/$p"
+	expect_out "registered $p-" "register $p prints the baseline id"
 done
-expect_out 'registered pump_station-' "register prints the baseline id"
 n=$(ls "$PLCGUARD_STORE" | wc -l)
 [ "$n" -eq 3 ] && pass "store holds 3 baselines" || fail "store holds $n baselines"
 for d in "$PLCGUARD_STORE"/*/; do

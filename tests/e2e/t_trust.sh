@@ -97,15 +97,16 @@ openssl cms -sign -binary -outform DER -in "$S/x/manifest.json" -signer "$PKI/ce
 expect_exit 2 "manifest signer differs from the CMS signer" -- "$PLCGUARD" verify $(trust_args) --store "$S" "$P"
 expect_out 'manifest names signer' "signer mismatch explained"
 
-# 7. OCSP against a real `openssl ocsp` responder on loopback
+# 7. OCSP against a real `openssl ocsp` responder on loopback.  The root's CRL
+#    covers the intermediate; the leaf's status comes from the responder.
 if bash "$PG_SRC/tests/pki/ocsp-responder.sh" "$PKI" "$PG_OCSP_PORT" >"$T/ocsp.log" 2>&1; then
 	cleanup_hook() { [ -f "$PKI/ocsp.pid" ] && kill "$(cat "$PKI/ocsp.pid")" 2>/dev/null; }
-	expect_exit 0 "OCSP: good" -- "$PLCGUARD" verify --trust "$PKI/trust" --ocsp --json "$P"
+	expect_exit 0 "OCSP: good" -- "$PLCGUARD" verify --trust "$PKI/trust" --crl "$PKI/crl-partial" --ocsp --json "$P"
 	expect_out '"revocation":"ocsp"' "revocation checked by OCSP"
-	expect_exit 2 "OCSP: revoked" -- "$PLCGUARD" verify --trust "$PKI/trust" --ocsp --store "$T/store-revoked" "$P"
+	expect_exit 2 "OCSP: revoked" -- "$PLCGUARD" verify --trust "$PKI/trust" --crl "$PKI/crl-partial" --ocsp --store "$T/store-revoked" "$P"
 	expect_out 'revoked' "OCSP revoked verdict"
 	resign unlisted "$T/store-unlisted"
-	expect_exit 2 "OCSP: unknown certificate" -- "$PLCGUARD" verify --trust "$PKI/trust" --ocsp --store "$T/store-unlisted" "$P"
+	expect_exit 2 "OCSP: unknown certificate" -- "$PLCGUARD" verify --trust "$PKI/trust" --crl "$PKI/crl-partial" --ocsp --store "$T/store-unlisted" "$P"
 	expect_out 'revocation-unknown' "OCSP unknown verdict"
 else
 	fail "OCSP responder did not start: $(cat "$T/ocsp.log")"
