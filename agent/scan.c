@@ -785,7 +785,8 @@ int pg_scan_path(const char *path, const struct pg_scan_opts *opts,
 		worker(&p);
 	double t0 = pg_now_mono();
 	int shown = 0;
-	while (started && atomic_load(&p.done) < p.n) {
+	/* Poll only to draw progress; otherwise just wait for the workers. */
+	while (opts->progress && started && atomic_load(&p.done) < p.n) {
 		usleep(50000);
 		if (opts->progress && pg_now_mono() - t0 > 1.0) {
 			show_progress(&p, total, 0);
