@@ -37,7 +37,7 @@ char *pg_component_label(const struct pg_component *c)
 
 static int same(const struct pg_component *a, const struct pg_component *b)
 {
-	if (a->kind != b->kind || a->has_sha != b->has_sha || a->has_fp != b->has_fp)
+	if (strcmp(a->kind, b->kind) != 0 || a->has_sha != b->has_sha || a->has_fp != b->has_fp)
 		return 0;
 	if (a->has_sha && memcmp(a->sha256, b->sha256, 32) != 0)
 		return 0;
@@ -88,7 +88,7 @@ static char *describe(const struct pg_component *a, const struct pg_component *b
 	*logic = -1;
 	char *la = pg_component_label(b);
 	char *out;
-	if (a->kind != b->kind) {
+	if (strcmp(a->kind, b->kind) != 0) {
 		out = xasprintf("%s changed from %s to %s", b->name, a->kind, b->kind);
 	} else if (strcmp(b->kind, "s7-block") == 0) {
 		out = describe_block(a, b, logic);
