@@ -409,6 +409,26 @@ static int same_file(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/*
+ * Read into dst until end of file, n bytes, or at least `enough` bytes,
+ * retrying interrupted reads.  The bytes read, or -1 with errno set.
+ */
+static ssize_t read_fill(int fd, uint8_t *dst, size_t n, size_t enough)
+{
+	size_t got = 0;
+	while (got < n && got < enough) {
+		ssize_t r = read(fd, dst + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 static void do_file(struct job *j, uint8_t *buf, struct pg_sha256_ctx *h,
 		    atomic_uint_least64_t *progress)
 {
@@ -429,69 +449,38 @@ static void do_file(struct job *j, uint8_t *buf, struct pg_sha256_ctx *h,
 	uint8_t *whole = NULL;
 	int failed = 0;
 	/* First chunk decides whether the file is parsed or only hashed. */
-	size_t first = 0;
-	while (first < SNIFF_BYTES) {
-		ssize_t r = read(fd, buf + first, READ_CHUNK - first);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			add_msg(&j->msgs, &j->n_msgs, 1, "%s: read: %s", j->rel, strerror(errno));
-			close(fd);
-			return;
-		}
-		if (r == 0)
-			break;
-		first += (size_t)r;
-	}
+	ssize_t r = read_fill(fd, buf, READ_CHUNK, SNIFF_BYTES);
+	if (r < 0)
+		goto read_error;
+	size_t first = (size_t)r;
 	int inspect = size <= PG_MAX_INSPECT_BYTES &&
 		      (ziparch_sniff(buf, first) || mc7_candidate(buf, first) ||
 		       plcopen_sniff(buf, first));
 	if (inspect) {
+		/* One spare byte: filling it means the file grew while read. */
 		size_t cap = (size_t)size + 1;
 		whole = xmalloc(cap);
 		if (first > size) {
 			failed = 1;
 		} else {
 			memcpy(whole, buf, first);
-			got = first;
-			while (!failed) {
-				if (got == cap) { /* grew while we read */
-					failed = 1;
-					break;
-				}
-				ssize_t r = read(fd, whole + got, cap - got);
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r < 0) {
-					add_msg(&j->msgs, &j->n_msgs, 1, "%s: read: %s", j->rel, strerror(errno));
-					free(whole);
-					close(fd);
-					return;
-				}
-				if (r == 0)
-					break;
-				got += (size_t)r;
-			}
+			r = read_fill(fd, whole + first, cap - first, cap - first);
+			if (r < 0)
+				goto read_error;
+			got = first + (size_t)r;
+			failed = got == cap;
 		}
 		atomic_fetch_add(progress, got);
 	} else {
 		pg_sha256_update(h, buf, first);
 		got = first;
-		for (;;) {
-			ssize_t r = read(fd, buf, READ_CHUNK);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
-				add_msg(&j->msgs, &j->n_msgs, 1, "%s: read: %s", j->rel, strerror(errno));
-				close(fd);
-				return;
-			}
-			if (r == 0)
-				break;
+		while ((r = read_fill(fd, buf, READ_CHUNK, 1)) > 0) {
 			pg_sha256_update(h, buf, (size_t)r);
 			got += (size_t)r;
 			atomic_fetch_add(progress, (uint64_t)r);
 		}
+		if (r < 0)
+			goto read_error;
 	}
 	if (fstat(fd, &st2) != 0 || !same_file(&st1, &st2) || got != size || failed) {
 		add_msg(&j->msgs, &j->n_msgs, 1, "%s: changed while being hashed (size or times moved): not hashed", j->rel);
@@ -530,6 +519,15 @@ static void do_file(struct job *j, uint8_t *buf, struct pg_sha256_ctx *h,
 		c->ann = ann;
 	else
 		json_decref(ann);
+	return;
+read_error:
+	add_msg(&j->msgs, &j->n_msgs, 1, "%s: read: %s", j->rel, strerror(errno));
+	if (!whole) {
+		uint8_t junk[32];
+		pg_sha256_final(h, junk); /* leave the reused context clean */
+	}
+	free(whole);
+	close(fd);
 }
 
 static void do_link(struct job *j)
