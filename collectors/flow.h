@@ -1,0 +1,36 @@
+/*
+ * flow.h - TCP flow table and per-direction stream reassembly.
+ *
+ * Flows are keyed on the 5-tuple (both orientations map to one flow).  Only
+ * flows with an endpoint on a configured port (cfg.s7_port, cfg.modbus_port)
+ * are tracked; the application is chosen by that port.  Each direction
+ * delivers bytes in sequence order to the application exactly once:
+ *  - out-of-order segments are buffered (bounded) until the hole fills;
+ *  - retransmissions of delivered bytes are dropped (counted);
+ *  - an overlap whose bytes differ from what was already delivered or buffered
+ *    is an evasion signal: event "tcp.overlap_conflict" (first copy wins, as
+ *    most PLC stacks do; the event says so);
+ *  - a hole that cannot fill (buffer cap, idle, FIN, or ACKed data never
+ *    seen) is delivered as gap(): event "tcp.gap" with the byte count;
+ *  - flows picked up without a handshake start at the first segment seen.
+ * Memory per flow and in total is bounded; eviction and idle timeout close the
+ * flow (app close() reports its unfinished transfers) with an event.
+ */
+#ifndef PG_FLOW_H
+#define PG_FLOW_H
+
+#include "sniff.h"
+#include "../parsers/netdecode.h"
+
+struct flowtab;
+
+struct flowtab *flowtab_new(struct pg_sniff *s);
+/* One decoded TCP segment.  Also runs idle expiry by packet time. */
+void flowtab_packet(struct flowtab *ft, const struct nd_tcp *t,
+		    const struct pg_pktinfo *pi);
+/* End of input: flush buffered data (holes become gaps) and close all flows. */
+void flowtab_close_all(struct flowtab *ft, const struct pg_pktinfo *pi);
+void flowtab_free(struct flowtab *ft);
+size_t flowtab_count(const struct flowtab *ft);
+
+#endif

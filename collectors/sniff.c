@@ -1,0 +1,76 @@
+/*
+ * sniff.c - the collector's shared context: defaults, event numbering, and the
+ * global memory budget (collectors/sniff.h).
+ */
+#include "sniff.h"
+
+#include <string.h>
+
+void pg_sniff_init(struct pg_sniff *s)
+{
+	memset(s, 0, sizeof *s);
+	s->cfg.s7_port = 102;
+	s->cfg.modbus_port = 502;
+	s->cfg.flow_mem_max = 8u << 20;
+	s->cfg.total_mem_max = 256u << 20;
+	s->cfg.max_flows = 65536;
+	s->cfg.idle_timeout_s = 600;
+	s->next_seq = 1;
+}
+
+void pg_sniff_emit(struct pg_sniff *s, struct pg_event *ev)
+{
+	ev->seq = s->next_seq++;
+	s->st.events++;
+	if (s->emit)
+		s->emit(s->emit_arg, ev);
+	pg_event_clear(ev);
+}
+
+void pg_event_wire(struct pg_event *ev, const struct pg_flowinfo *fi,
+		   const struct pg_pktinfo *pi, const char *proto,
+		   const char *kind, enum pg_sev sev)
+{
+	pg_event_init(ev);
+	ev->source = PG_SRC_WIRE;
+	ev->sev = sev;
+	ev->kind = kind;
+	ev->proto = proto;
+	if (pi) {
+		ev->ts = pi->ts;
+		ev->frame = pi->frame;
+	}
+	if (fi) {
+		ev->flow_id = fi->id;
+		ev->src = fi->cli;
+		ev->dst = fi->srv;
+	}
+}
+
+void pg_event_self(struct pg_event *ev, const struct pg_pktinfo *pi,
+		   const char *kind, enum pg_sev sev)
+{
+	pg_event_init(ev);
+	ev->source = PG_SRC_SELF;
+	ev->sev = sev;
+	ev->kind = kind;
+	if (pi) {
+		ev->ts = pi->ts;
+		ev->frame = pi->frame;
+	}
+}
+
+int pg_mem_charge(struct pg_sniff *s, size_t n)
+{
+	if (n > s->cfg.total_mem_max || s->mem_used > s->cfg.total_mem_max - n) {
+		s->st.memcap_hits++;
+		return -1;
+	}
+	s->mem_used += n;
+	return 0;
+}
+
+void pg_mem_release(struct pg_sniff *s, size_t n)
+{
+	s->mem_used = n > s->mem_used ? 0 : s->mem_used - n;
+}
