@@ -24,7 +24,10 @@
 
 struct flowtab;
 
-struct flowtab *flowtab_new(struct pg_sniff *s);
+/* s7 / modbus: the applications for flows on cfg.s7_port / cfg.modbus_port
+ * (either may be NULL: such flows are then counted as other_ports). */
+struct flowtab *flowtab_new(struct pg_sniff *s, const struct pg_app_ops *s7,
+			    const struct pg_app_ops *modbus);
 /* One decoded TCP segment.  Also runs idle expiry by packet time. */
 void flowtab_packet(struct flowtab *ft, const struct nd_tcp *t,
 		    const struct pg_pktinfo *pi);
