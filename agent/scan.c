@@ -47,7 +47,8 @@ const char *const pg_default_excludes[] = { "*.lck:empty", "write.lock",
 
 static const char *const kinds[] = { "file", "link", "special", "zip-entry",
 				     "pou", "datatype", "configuration",
-				     "resource", "task", "s7-block", NULL };
+				     "resource", "task", "s7-block", "umas-app",
+				     NULL };
 
 const char *pg_kind_intern(const char *s)
 {
@@ -352,6 +353,18 @@ const char *pg_scan_blob(const char *prefix, const uint8_t *data, size_t len,
 		char id[16];
 		json_object_set_new(file_ann, "block", json_string(mc7_block_id(b.type, b.number, id, sizeof id)));
 		return "s7-block";
+	}
+	if (len >= 3 && memcmp(data, "APX", 3) == 0) {
+		/* A Schneider (Unity / EcoStruxure Control Expert) application
+		 * image as transferred by UMAS 0x30-0x32: matched whole, by
+		 * SHA-256, against images reassembled off the wire. */
+		char *name = xasprintf("%s#umas/application", prefix);
+		struct pg_component *c = pg_complist_add(out, name, "umas-app");
+		free(name);
+		c->size = len;
+		c->has_sha = 1;
+		pg_sha256(data, len, c->sha256);
+		return "umas-app";
 	}
 	if (plcopen_sniff(data, len)) {
 		struct plc_doc d;

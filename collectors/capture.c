@@ -1,0 +1,375 @@
+/*
+ * capture.c - capture files and live interfaces into the flow table
+ * (collectors/capture.h).
+ *
+ * libpcap reads both pcap (classic, micro- and nanosecond, either byte order)
+ * and pcapng, choosing by the magic number it reads; we look at the magic
+ * ourselves first only to give a precise message for a file that is neither.
+ * A damaged record stops that file with an event naming the byte offset and
+ * the frame; everything before it has been processed, and the next file is
+ * still read.
+ */
+#define _GNU_SOURCE 1   /* setresuid, setresgid */
+#include "capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pcap/pcap.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../parsers/netdecode.h"
+
+void pg_capture_init(struct pg_capture *c, struct pg_sniff *s, struct flowtab *ft)
+{
+	memset(c, 0, sizeof *c);
+	c->s = s;
+	c->ft = ft;
+}
+
+/* "FILE: WHY" as a self event naming the file. */
+static void cap_event(struct pg_capture *c, const char *kind, enum pg_sev sev,
+		      const char *file, const char *why)
+{
+	struct pg_event ev;
+	pg_event_self(&ev, &c->last, kind, sev);
+	ev.frame = 0;
+	ev.proto = "capture";
+	if (file)
+		pg_event_set_str(&ev, "file", file);
+	pg_event_text(&ev, "%s: %s", file ? file : "", why ? why : "");
+	pg_sniff_emit(c->s, &ev);
+}
+
+/* One frame: decode, count, hand TCP to the flow table. */
+static void cap_frame(struct pg_capture *c, int dlt, const struct pcap_pkthdr *h,
+		      const uint8_t *data, int nano)
+{
+	struct pg_sniff *s = c->s;
+	struct pg_pktinfo pi;
+	pi.ts.tv_sec = h->ts.tv_sec;
+	pi.ts.tv_nsec = nano ? h->ts.tv_usec : (long)h->ts.tv_usec * 1000;
+	pi.frame = ++c->frame;
+	c->last = pi;
+	s->st.packets++;
+	s->st.bytes += h->caplen;
+	if (h->caplen < h->len)
+		s->st.truncated++;
+
+	struct nd_tcp t;
+	struct pg_err e;
+	switch (nd_decode(dlt, data, h->caplen, h->len, &t, &e)) {
+	case ND_TCP:
+		flowtab_packet(c->ft, &t, &pi);
+		break;
+	case ND_NOT_IP:
+		s->st.not_ip++;
+		break;
+	case ND_NOT_TCP:
+		s->st.not_tcp++;
+		break;
+	case ND_FRAGMENT:
+		s->st.ip_fragments++;
+		break;
+	case ND_BAD:
+	case ND_LINKTYPE:
+	default:
+		s->st.decode_errors++;
+		break;
+	}
+}
+
+static const char *magic_name(const uint8_t m[4])
+{
+	static const struct { uint8_t b[4]; const char *name; } tab[] = {
+		{ { 0xd4, 0xc3, 0xb2, 0xa1 }, "pcap" },
+		{ { 0xa1, 0xb2, 0xc3, 0xd4 }, "pcap" },
+		{ { 0x4d, 0x3c, 0xb2, 0xa1 }, "pcap-ns" },
+		{ { 0xa1, 0xb2, 0x3c, 0x4d }, "pcap-ns" },
+		{ { 0x0a, 0x0d, 0x0d, 0x0a }, "pcapng" },
+	};
+	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+		if (memcmp(m, tab[i].b, 4) == 0)
+			return tab[i].name;
+	return NULL;
+}
+
+static int cap_run(struct pg_capture *c, pcap_t *p, const char *name,
+		   const char *format)
+{
+	int dlt = pcap_datalink(p);
+	int nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
+	{
+		struct pg_event ev;
+		pg_event_self(&ev, &c->last, "capture.file", PG_SEV_INFO);
+		ev.frame = 0;
+		ev.proto = "capture";
+		pg_event_set_str(&ev, "file", name);
+		pg_event_set_str(&ev, "format", format);
+		const char *dn = pcap_datalink_val_to_name(dlt);
+		pg_event_set_str(&ev, "linktype", dn ? dn : "unknown");
+		pg_event_set_int(&ev, "dlt", dlt);
+		pg_event_text(&ev, "%s: %s, link type %s", name, format, dn ? dn : "unknown");
+		pg_sniff_emit(c->s, &ev);
+	}
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int rc;
+	FILE *fp = pcap_file(p);
+	long off = fp ? ftell(fp) : -1;
+	while (!c->stop && (rc = pcap_next_ex(p, &h, &data)) == 1) {
+		cap_frame(c, dlt, h, data, nano);
+		if (fp)
+			off = ftell(fp);
+	}
+	if (c->stop || rc == PCAP_ERROR_BREAK)
+		return 0;
+	char why[PCAP_ERRBUF_SIZE + 128];
+	snprintf(why, sizeof why, "damaged at byte offset %ld, after frame %llu: %s",
+		 off, (unsigned long long)c->frame, pcap_geterr(p));
+	cap_event(c, "capture.error", PG_SEV_WARNING, name, why);
+	return -1;
+}
+
+int pg_capture_stream(struct pg_capture *c, void *fpv, const char *name)
+{
+	FILE *fp = fpv;
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	uint8_t m[4];
+	const char *format = NULL;
+	/* Peek at the magic; a seekable stream is rewound, stdin is left to
+	 * libpcap (which reports an unknown format itself). */
+	long start = ftell(fp);
+	if (start >= 0) {
+		size_t got = fread(m, 1, 4, fp);
+		if (got < 4) {
+			c->files_bad++;
+			cap_event(c, "capture.error", PG_SEV_WARNING, name,
+				  got ? "not a capture file: shorter than a magic number (4 bytes)"
+						: "empty file");
+			return -1;
+		}
+		format = magic_name(m);
+		if (!format) {
+			char why[128];
+			snprintf(why, sizeof why,
+				 "not a pcap or pcapng file (magic %02x %02x %02x %02x at offset 0)",
+				 m[0], m[1], m[2], m[3]);
+			c->files_bad++;
+			cap_event(c, "capture.error", PG_SEV_WARNING, name, why);
+			return -1;
+		}
+		if (fseek(fp, start, SEEK_SET) != 0) {
+			c->files_bad++;
+			cap_event(c, "capture.error", PG_SEV_WARNING, name,
+				  "cannot rewind after reading the magic number");
+			return -1;
+		}
+	}
+	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!p) {
+		fclose(fp);
+		c->files_bad++;
+		cap_event(c, "capture.error", PG_SEV_WARNING, name, errbuf);
+		return -1;
+	}
+	if (!format)
+		format = pcap_major_version(p) > 2 ? "pcapng" : "pcap";
+	int rc = cap_run(c, p, name, format);
+	pcap_close(p);   /* closes fp */
+	if (rc == 0)
+		c->files_ok++;
+	else
+		c->files_bad++;
+	return rc;
+}
+
+int pg_capture_file(struct pg_capture *c, const char *path)
+{
+	FILE *fp;
+	if (strcmp(path, "-") == 0) {
+		fp = fdopen(dup(0), "rb");
+	} else {
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		fp = fd < 0 ? NULL : fdopen(fd, "rb");
+		if (!fp && fd >= 0)
+			close(fd);
+	}
+	if (!fp) {
+		c->files_bad++;
+		cap_event(c, "capture.error", PG_SEV_WARNING, path, strerror(errno));
+		return -1;
+	}
+	return pg_capture_stream(c, fp, strcmp(path, "-") == 0 ? "(stdin)" : path);
+}
+
+/* ------------------------------------------------------------ live -- */
+
+int pg_drop_privileges(const char *user, char *msg, size_t msglen)
+{
+	if (geteuid() != 0 && getuid() != 0)
+		return 0;   /* not privileged: nothing to drop */
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		snprintf(msg, msglen, "cannot drop privileges: no user \"%s\"", user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(msg, msglen, "refusing to run as \"%s\": it is uid 0", user);
+		return -1;
+	}
+	gid_t g = pw->pw_gid;
+	if (setgroups(1, &g) < 0 || setresgid(g, g, g) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+		snprintf(msg, msglen, "cannot drop privileges to %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0 || seteuid(0) == 0) {
+		snprintf(msg, msglen, "privileges could be regained after dropping to %s", user);
+		return -1;
+	}
+	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	return 0;
+}
+
+struct live_ctx {
+	struct pg_capture *c;
+	int dlt;
+	int nano;
+	uint64_t n;
+};
+
+static void live_cb(u_char *u, const struct pcap_pkthdr *h, const u_char *data)
+{
+	struct live_ctx *l = (struct live_ctx *)u;
+	cap_frame(l->c, l->dlt, h, data, l->nano);
+	l->n++;
+}
+
+static double mono_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void live_stats(struct pg_capture *c, pcap_t *p, const char *iface, int final)
+{
+	struct pcap_stat ps;
+	if (pcap_stats(p, &ps) != 0)
+		return;
+	struct pg_sniff *s = c->s;
+	uint64_t drop = ps.ps_drop, ifdrop = ps.ps_ifdrop;
+	if (drop > s->st.kernel_drops || ifdrop > s->st.if_drops || final) {
+		int grew = drop > s->st.kernel_drops || ifdrop > s->st.if_drops;
+		struct pg_event ev;
+		pg_event_self(&ev, &c->last, "capture.drops",
+			      grew ? PG_SEV_WARNING : PG_SEV_INFO);
+		ev.frame = 0;
+		ev.proto = "capture";
+		pg_event_set_str(&ev, "interface", iface);
+		pg_event_set_int(&ev, "received", ps.ps_recv);
+		pg_event_set_int(&ev, "kernel_drops", (long long)drop);
+		pg_event_set_int(&ev, "interface_drops", (long long)ifdrop);
+		pg_event_set_int(&ev, "new_drops", (long long)(drop - (drop > s->st.kernel_drops ? s->st.kernel_drops : drop)
+							+ ifdrop - (ifdrop > s->st.if_drops ? s->st.if_drops : ifdrop)));
+		pg_event_text(&ev, "%s: %u packets received, %llu dropped by the kernel, %llu by the interface%s",
+			      iface, ps.ps_recv, (unsigned long long)drop, (unsigned long long)ifdrop,
+			      grew ? ": transfers in that time may be incomplete" : "");
+		if (grew || final)
+			pg_sniff_emit(s, &ev);
+		else
+			pg_event_clear(&ev);
+		s->st.kernel_drops = drop;
+		s->st.if_drops = ifdrop;
+	}
+}
+
+int pg_capture_live(struct pg_capture *c, const struct pg_live_opts *o,
+		    char *msg, size_t msglen)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p = pcap_create(o->iface, errbuf);
+	if (!p) {
+		snprintf(msg, msglen, "%s: %s", o->iface, errbuf);
+		return -1;
+	}
+	pcap_set_snaplen(p, o->snaplen ? o->snaplen : 262144);
+	pcap_set_promisc(p, 1);
+	pcap_set_timeout(p, 200);
+	pcap_set_buffer_size(p, (o->buffer_mb ? o->buffer_mb : 64) << 20);
+	(void)pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+	int rc = pcap_activate(p);
+	if (rc < 0) {
+		snprintf(msg, msglen, "%s: %s", o->iface, pcap_geterr(p));
+		pcap_close(p);
+		return -1;
+	}
+	char filter[256];
+	if (o->filter) {
+		snprintf(filter, sizeof filter, "%s", o->filter);
+	} else {
+		unsigned a = c->s->cfg.s7_port, b = c->s->cfg.modbus_port;
+		snprintf(filter, sizeof filter,
+			 "(tcp port %u or tcp port %u) or (vlan and (tcp port %u or tcp port %u))",
+			 a, b, a, b);
+	}
+	struct bpf_program prog;
+	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
+	    pcap_setfilter(p, &prog) < 0) {
+		snprintf(msg, msglen, "%s: filter \"%s\": %s", o->iface, filter, pcap_geterr(p));
+		pcap_close(p);
+		return -1;
+	}
+	pcap_freecode(&prog);
+	/* From here on no privilege is needed: drop it before the first
+	 * packet is parsed (OpenBSD daemons' privilege separation). */
+	if (pg_drop_privileges(o->user ? o->user : "nobody", msg, msglen) < 0) {
+		pcap_close(p);
+		return -1;
+	}
+	struct live_ctx l = { c, pcap_datalink(p),
+			      pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO, 0 };
+	{
+		struct pg_event ev;
+		pg_event_self(&ev, NULL, "capture.live", PG_SEV_INFO);
+		clock_gettime(CLOCK_REALTIME, &ev.ts);
+		ev.proto = "capture";
+		pg_event_set_str(&ev, "interface", o->iface);
+		pg_event_set_str(&ev, "filter", filter);
+		const char *dn = pcap_datalink_val_to_name(l.dlt);
+		pg_event_set_str(&ev, "linktype", dn ? dn : "unknown");
+		pg_event_set_int(&ev, "uid", (long long)getuid());
+		pg_event_text(&ev, "capturing on %s (%s), filter \"%s\", running as uid %u",
+			      o->iface, dn ? dn : "unknown", filter, (unsigned)getuid());
+		pg_sniff_emit(c->s, &ev);
+	}
+	unsigned every = o->stats_interval_s ? o->stats_interval_s : 10;
+	double t0 = mono_now(), next = t0 + every;
+	while (!c->stop) {
+		int n = pcap_dispatch(p, -1, live_cb, (u_char *)&l);
+		if (n < 0 && n != PCAP_ERROR_BREAK) {
+			snprintf(msg, msglen, "%s: %s", o->iface, pcap_geterr(p));
+			live_stats(c, p, o->iface, 1);
+			pcap_close(p);
+			return -1;
+		}
+		double now = mono_now();
+		if (now >= next) {
+			live_stats(c, p, o->iface, 0);
+			next = now + every;
+		}
+		if (o->max_packets && l.n >= o->max_packets)
+			break;
+		if (o->duration_s && now - t0 >= o->duration_s)
+			break;
+	}
+	live_stats(c, p, o->iface, 1);
+	pcap_close(p);
+	return 0;
+}
