@@ -1,0 +1,1235 @@
+/*
+ * mbsess.c - the Modbus/TCP application on a TCP flow (pg_modbus_app): MBAP
+ * stream framing per direction, request/response pairing by transaction id,
+ * UMAS program transfers (PC -> PLC download, PLC -> PC read-back),
+ * reservations, PLC start/stop, and FC 0x15 file-record writes assembled per
+ * file.  Parsers: parsers/modbus.h.  Wire facts: ../shared/docs/PROTOCOLS.md.
+ *
+ * Framing, per direction, in a fixed buffer of one maximal ADU:
+ *
+ *   need 7 bytes -> mb_parse_mbap -> need length-1 more -> handle the ADU
+ *        | invalid header
+ *        v
+ *   resync: scan for protocol id 0, sane length, plausible function code
+ *   (and, when its bytes are there, a valid next header); one
+ *   "modbus.malformed" event per episode.
+ *
+ * A fixed buffer (not a growing one) because an ADU is at most
+ * PG_MB_ADU_MAX bytes: nothing a peer sends can make framing hold more.
+ *
+ * Transfers: UMAS blocks are kept per block number until the end code or
+ * close(), then checked (1..N contiguous, N = declared count, duplicates
+ * identical) and hashed as one image.  Whether a transfer is a download or a
+ * read-back is decided by the direction that carried the block bytes, not by
+ * the code's name (Schneider calls 0x30-0x32 "upload").  A block sent by the
+ * PC is tentative until the PLC answers FE; an FD answer removes it.
+ * Rejected: hashing blocks as they stream in (a retransmitted or refused
+ * block would poison the hash, and blocks may arrive out of order).
+ */
+#include "sniff.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../parsers/cursor.h"
+#include "../parsers/digest.h"
+#include "../parsers/modbus.h"
+
+/* ---- named maxima of the session layer ---- */
+#define PG_MB_TXN_MAX        256          /* outstanding requests per flow */
+#define PG_MB_PROBE_BYTES    8192         /* unframeable bytes before giving up */
+#define PG_UMAS_MAX_BLOCKS   65535        /* block numbers are 16-bit */
+#define PG_UMAS_MAX_IMAGE    (64u << 20)  /* one application image */
+#define PG_MB_FILE_MAX_FILES 16           /* files written per flow */
+#define PG_MB_FILE_MAX_RECS  10000        /* records kept per file */
+#define PG_MB_FILE_MAX_BYTES (1u << 20)   /* bytes kept per file */
+
+/* limits_reported bits: one "modbus.limit" event per kind and flow */
+#define LIM_TXN   1u
+#define LIM_XFER  2u
+#define LIM_FILES 4u
+
+struct mb_dir {
+	uint8_t buf[PG_MB_ADU_MAX];
+	size_t have;
+	uint64_t off;          /* stream offset of buf[0] */
+	uint64_t bytes;        /* delivered to us */
+	uint64_t dropped;      /* bytes skipped while resynchronising */
+	int resync;            /* scanning for a header */
+	int episode;           /* a malformed episode is open */
+};
+
+struct mb_txn {
+	int used;
+	uint16_t tid;
+	uint8_t unit, func, ucode;
+	int enveloped;
+	int block_sent;        /* a 0x31-style request carried block bytes */
+	uint16_t block;
+	uint64_t age;
+};
+
+struct mb_block {
+	uint8_t *data;
+	uint16_t len;
+	uint8_t present, acked;
+	uint16_t tid;          /* request that carried it (tentative blocks) */
+};
+
+struct mb_xfer {
+	int active, started;
+	int data_dir;          /* -1 none yet, PG_DIR_C2S, PG_DIR_S2C */
+	uint8_t file_type;
+	uint8_t unit;
+	uint16_t tid;
+	int enveloped, gap, conflict, memcap, sizecap, bad_number, mixed_dirs;
+	int end_seen, end_answered, end_ok;
+	uint16_t end_count, end_tid;
+	int has_total;
+	uint32_t total;
+	struct mb_block *blk;
+	size_t cap;            /* entries in blk */
+	size_t maxno;
+	size_t bytes;
+	unsigned dups, refused;
+};
+
+struct mb_rec {
+	uint16_t recno, words;
+	uint8_t *data;
+};
+
+struct mb_file {
+	int used, gap, done;
+	uint16_t number;
+	uint8_t unit;
+	uint16_t tid;
+	struct mb_rec *rec;
+	size_t nrec, cap, bytes;
+	unsigned rewrites;
+};
+
+struct mbsess {
+	struct pg_sniff *s;
+	struct pg_flowinfo fi;
+	size_t mem;
+	int confirmed, given_up;
+	struct mb_dir d[2];
+	struct mb_txn txn[PG_MB_TXN_MAX];
+	uint64_t txn_age, txn_dropped, orphans, over_spec;
+	struct mb_xfer xf[2];    /* [0] codes 0x30-0x32, [1] codes 0x33-0x35 */
+	struct mb_file files[PG_MB_FILE_MAX_FILES];
+	struct {
+		int pending, heuristic;
+		uint16_t tid;
+		uint8_t unit;
+		char name[PG_UMAS_NAME_MAX + 1];
+	} resv;
+	unsigned limits_reported;
+	struct {
+		int pending, dir;
+		uint64_t off;
+		char reason[200];
+		struct pg_pktinfo pi;
+	} pmal;                  /* malformed episode seen before the flow proved Modbus */
+};
+
+/* ---- memory ---- */
+
+static int mb_charge(struct mbsess *m, size_t n)
+{
+	size_t cap = m->s->cfg.flow_mem_max;
+
+	if (n > cap || m->mem > cap - n) {
+		m->s->st.memcap_hits++;
+		return -1;
+	}
+	if (pg_mem_charge(m->s, n) != 0)
+		return -1;
+	m->mem += n;
+	return 0;
+}
+
+static void mb_release(struct mbsess *m, size_t n)
+{
+	pg_mem_release(m->s, n);
+	m->mem = n > m->mem ? 0 : m->mem - n;
+}
+
+/* ---- events ---- */
+
+static void mb_event(struct mbsess *m, struct pg_event *ev, const struct pg_pktinfo *pi,
+		     const char *proto, const char *kind, enum pg_sev sev,
+		     int unit, int tid)
+{
+	pg_event_wire(ev, &m->fi, pi, proto, kind, sev);
+	if (unit >= 0)
+		pg_event_set_int(ev, "unit", unit);
+	if (tid >= 0)
+		pg_event_set_int(ev, "trans_id", tid);
+}
+
+static void mb_limit(struct mbsess *m, unsigned bit, const struct pg_pktinfo *pi,
+		     const char *what)
+{
+	struct pg_event ev;
+
+	if (m->limits_reported & bit)
+		return;
+	m->limits_reported |= bit;
+	mb_event(m, &ev, pi, "modbus", "modbus.limit", PG_SEV_WARNING, -1, -1);
+	pg_event_set_str(&ev, "limit", what);
+	pg_event_text(&ev, "Modbus session limit hit: %s", what);
+	pg_sniff_emit(m->s, &ev);
+}
+
+static void mb_malformed_emit(struct mbsess *m, int dir, uint64_t off,
+			      const char *reason, const struct pg_pktinfo *pi)
+{
+	struct pg_event ev;
+
+	mb_event(m, &ev, pi, "modbus", "modbus.malformed", PG_SEV_WARNING, -1, -1);
+	pg_event_set_str(&ev, "dir", dir == PG_DIR_C2S ? "c2s" : "s2c");
+	pg_event_set_int(&ev, "stream_offset", (long long)off);
+	pg_event_set_str(&ev, "reason", reason);
+	pg_event_text(&ev, "malformed Modbus at stream offset %llu: %s",
+		      (unsigned long long)off, reason);
+	pg_sniff_emit(m->s, &ev);
+}
+
+/* A PDU that framed but does not parse: not an episode, one event each. */
+static void mb_bad_pdu(struct mbsess *m, int dir, const struct pg_err *e,
+		       const struct pg_pktinfo *pi)
+{
+	char buf[300];
+
+	m->s->st.modbus_bad++;
+	mb_malformed_emit(m, dir, e->offset, pg_err_str(e, buf, sizeof buf), pi);
+}
+
+/* ---- UMAS transfers ---- */
+
+static void xfer_free(struct mbsess *m, struct mb_xfer *x)
+{
+	for (size_t i = 0; i < x->cap; i++) {
+		if (x->blk[i].present) {
+			mb_release(m, x->blk[i].len);
+			free(x->blk[i].data);
+		}
+	}
+	if (x->blk)
+		mb_release(m, x->cap * sizeof *x->blk);
+	free(x->blk);
+	memset(x, 0, sizeof *x);
+	x->data_dir = -1;
+}
+
+static void xfer_drop_blocks(struct mbsess *m, struct mb_xfer *x)
+{
+	for (size_t i = 0; i < x->cap; i++) {
+		if (x->blk[i].present) {
+			mb_release(m, x->blk[i].len);
+			free(x->blk[i].data);
+			x->blk[i].data = NULL;
+			x->blk[i].present = 0;
+		}
+	}
+	x->bytes = 0;
+}
+
+static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
+			const char *why)
+{
+	struct mb_xfer *x = &m->xf[fam];
+	const char *verdict = NULL, *reason = why;
+	size_t missing = 0, unacked = 0;
+
+	if (!x->active)
+		return;
+	for (size_t i = 0; i < x->maxno; i++) {
+		if (!x->blk[i].present)
+			missing++;
+		else if (!x->blk[i].acked)
+			unacked++;
+	}
+	/* Most decisive first: invalid beats incomplete. */
+	if (x->sizecap)
+		verdict = PG_V_INVALID, reason = "size_cap";
+	else if (x->conflict)
+		verdict = PG_V_INVALID, reason = "duplicate_conflict";
+	else if (x->bad_number)
+		verdict = PG_V_INVALID, reason = "block_number";
+	else if (x->gap)
+		verdict = PG_V_INCOMPLETE, reason = "gap_crossed";
+	else if (x->memcap)
+		verdict = PG_V_INCOMPLETE, reason = "memory_cap";
+	else if (x->maxno == 0)
+		verdict = PG_V_INCOMPLETE, reason = "no_blocks";
+	else if (missing)
+		verdict = PG_V_INCOMPLETE, reason = "missing_blocks";
+	else if (!x->end_seen)
+		verdict = PG_V_INCOMPLETE, reason = why ? why : "end_not_seen";
+	else if (x->end_count != x->maxno)
+		verdict = PG_V_INCOMPLETE, reason = "count_mismatch";
+	else if (x->end_answered && !x->end_ok)
+		verdict = PG_V_INCOMPLETE, reason = "end_refused";
+	else if (x->has_total && x->total != x->bytes)
+		verdict = PG_V_INVALID, reason = "size_mismatch";
+	else
+		reason = NULL;
+
+	int dl = x->data_dir == PG_DIR_C2S || (x->data_dir < 0 && fam == 0);
+	struct pg_event ev;
+	mb_event(m, &ev, pi, "umas", dl ? "umas.app.download" : "umas.app.upload",
+		 verdict ? PG_SEV_WARNING : PG_SEV_NOTICE, x->unit, x->tid);
+	snprintf(ev.object, sizeof ev.object, "application");
+	ev.verdict = verdict;
+	pg_event_set_int(&ev, "blocks", (long long)x->maxno);
+	pg_event_set_int(&ev, "file_type", x->file_type);
+	pg_event_set_bool(&ev, "enveloped", x->enveloped);
+	if (x->dups)
+		pg_event_set_int(&ev, "duplicates", x->dups);
+	if (x->refused)
+		pg_event_set_int(&ev, "refused_blocks", x->refused);
+	if (unacked) {
+		/* responses lost in the capture: assembled anyway, said so */
+		pg_event_set_int(&ev, "unacked_blocks", (long long)unacked);
+		pg_event_set_bool(&ev, "responses_missing", 1);
+	}
+	if (missing)
+		pg_event_set_int(&ev, "missing_blocks", (long long)missing);
+	if (x->end_seen)
+		pg_event_set_int(&ev, "declared_blocks", x->end_count);
+	if (x->end_seen && !x->end_answered)
+		pg_event_set_bool(&ev, "end_answered", 0);
+	if (x->has_total)
+		pg_event_set_int(&ev, "declared_size", x->total);
+	if (!x->started)
+		pg_event_set_bool(&ev, "start_seen", 0);
+	if (x->mixed_dirs)
+		pg_event_set_bool(&ev, "mixed_directions", 1);
+	if (x->conflict)
+		pg_event_set_bool(&ev, "duplicate_conflict", 1);
+	if (reason)
+		pg_event_set_str(&ev, "reason", reason);
+	if (!x->memcap && !x->sizecap)
+		ev.size = (int64_t)x->bytes;
+
+	/* Hash only a contiguous image that no gap crossed. */
+	uint8_t *img = NULL;
+	int hashable = !x->gap && !x->memcap && !x->sizecap && !x->conflict &&
+		       !x->bad_number && x->maxno && !missing;
+	if (hashable && mb_charge(m, x->bytes ? x->bytes : 1) == 0) {
+		img = malloc(x->bytes ? x->bytes : 1);
+		if (img) {
+			size_t o = 0;
+			for (size_t i = 0; i < x->maxno; i++) {
+				memcpy(img + o, x->blk[i].data, x->blk[i].len);
+				o += x->blk[i].len;
+			}
+			pg_sha256(img, o, ev.sha256);
+			ev.has_sha256 = 1;
+			ev.payload = img;
+			ev.payload_len = o;
+		}
+	}
+	pg_event_text(&ev, "UMAS application %s: %zu bytes in %zu blocks%s%s",
+		      dl ? "download (PC to PLC)" : "read-back (PLC to PC)",
+		      x->bytes, x->maxno, reason ? ", " : "", reason ? reason : "");
+	if (verdict)
+		m->s->st.transfers_incomplete++;
+	else
+		m->s->st.transfers_complete++;
+	pg_sniff_emit(m->s, &ev);
+	if (hashable) {
+		free(img);
+		mb_release(m, x->bytes ? x->bytes : 1);
+	}
+	xfer_free(m, x);
+}
+
+static struct mb_xfer *xfer_get(struct mbsess *m, int fam, uint8_t unit, uint16_t tid)
+{
+	struct mb_xfer *x = &m->xf[fam];
+
+	if (!x->active) {
+		memset(x, 0, sizeof *x);
+		x->data_dir = -1;
+		x->active = 1;
+		x->unit = unit;
+		x->tid = tid;
+	}
+	return x;
+}
+
+static void xfer_start(struct mbsess *m, int fam, uint8_t ft, int env, uint8_t unit,
+		       uint16_t tid, const struct pg_pktinfo *pi)
+{
+	if (m->xf[fam].active)
+		xfer_finish(m, fam, pi, "restarted");
+	struct mb_xfer *x = xfer_get(m, fam, unit, tid);
+	x->started = 1;
+	x->file_type = ft;
+	x->enveloped |= env;
+}
+
+static int xfer_grow(struct mbsess *m, struct mb_xfer *x, size_t need)
+{
+	if (need <= x->cap)
+		return 0;
+	size_t ncap = x->cap ? x->cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > PG_UMAS_MAX_BLOCKS)
+		ncap = PG_UMAS_MAX_BLOCKS;
+	size_t add = (ncap - x->cap) * sizeof *x->blk;
+	if (mb_charge(m, add) != 0)
+		return -1;
+	struct mb_block *nb = realloc(x->blk, ncap * sizeof *nb);
+	if (!nb) {
+		mb_release(m, add);
+		return -1;
+	}
+	memset(nb + x->cap, 0, add);
+	x->blk = nb;
+	x->cap = ncap;
+	return 0;
+}
+
+static void xfer_add_block(struct mbsess *m, int fam, int dir, const struct umas_block *b,
+			   int acked, uint8_t unit, uint16_t tid, int env,
+			   const struct pg_pktinfo *pi)
+{
+	struct mb_xfer *x = xfer_get(m, fam, unit, tid);
+
+	x->enveloped |= env;
+	if (x->data_dir < 0)
+		x->data_dir = dir;
+	else if (x->data_dir != dir)
+		x->mixed_dirs = 1;
+	if (x->memcap || x->sizecap)
+		return;
+	if (b->number == 0) {
+		x->bad_number = 1;
+		return;
+	}
+	if (xfer_grow(m, x, b->number) != 0) {
+		x->memcap = 1;
+		xfer_drop_blocks(m, x);
+		mb_limit(m, LIM_XFER, pi, "transfer memory");
+		return;
+	}
+	struct mb_block *k = &x->blk[b->number - 1];
+	if (k->present) {
+		if (k->len == b->len && memcmp(k->data, b->data, b->len) == 0) {
+			x->dups++;
+			k->acked |= (uint8_t)acked;
+		} else {
+			x->conflict = 1;  /* first copy kept, verdict invalid */
+		}
+		return;
+	}
+	if (x->bytes + b->len > PG_UMAS_MAX_IMAGE) {
+		x->sizecap = 1;
+		xfer_drop_blocks(m, x);
+		mb_limit(m, LIM_XFER, pi, "application image size");
+		return;
+	}
+	if (mb_charge(m, b->len) != 0) {
+		x->memcap = 1;
+		xfer_drop_blocks(m, x);
+		mb_limit(m, LIM_XFER, pi, "transfer memory");
+		return;
+	}
+	k->data = malloc(b->len ? b->len : 1);
+	if (!k->data) {
+		mb_release(m, b->len);
+		x->memcap = 1;
+		xfer_drop_blocks(m, x);
+		mb_limit(m, LIM_XFER, pi, "transfer memory");
+		return;
+	}
+	if (b->len)
+		memcpy(k->data, b->data, b->len);
+	k->len = b->len;
+	k->present = 1;
+	k->acked = (uint8_t)acked;
+	k->tid = tid;
+	x->bytes += b->len;
+	if (b->number > x->maxno)
+		x->maxno = b->number;
+}
+
+/* The PLC answered a block it was sent: FE confirms, anything else removes a
+ * still-tentative copy so that a retransmission can take its place. */
+static void xfer_answer_block(struct mbsess *m, int fam, uint16_t number, uint16_t tid,
+			      int ok)
+{
+	struct mb_xfer *x = &m->xf[fam];
+
+	if (!x->active || number == 0 || number > x->cap)
+		return;
+	struct mb_block *k = &x->blk[number - 1];
+	if (!k->present || k->acked || k->tid != tid)
+		return;
+	if (ok) {
+		k->acked = 1;
+		return;
+	}
+	mb_release(m, k->len);
+	x->bytes -= k->len;
+	free(k->data);
+	memset(k, 0, sizeof *k);
+	x->refused++;
+}
+
+/* ---- file records (FC 0x15) ---- */
+
+static void file_free(struct mbsess *m, struct mb_file *f)
+{
+	for (size_t i = 0; i < f->nrec; i++) {
+		mb_release(m, (size_t)f->rec[i].words * 2);
+		free(f->rec[i].data);
+	}
+	if (f->rec)
+		mb_release(m, f->cap * sizeof *f->rec);
+	free(f->rec);
+	f->rec = NULL;
+	f->nrec = f->cap = f->bytes = 0;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct mb_rec *x = a, *y = b;
+	return (int)x->recno - (int)y->recno;
+}
+
+static void file_emit(struct mbsess *m, struct mb_file *f, const struct pg_pktinfo *pi,
+		      const char *why)
+{
+	struct pg_event ev;
+	int overlap = 0;
+
+	if (!f->used || f->done)
+		return;
+	f->done = 1;
+	qsort(f->rec, f->nrec, sizeof *f->rec, rec_cmp);
+	for (size_t i = 1; i < f->nrec; i++)
+		if ((uint32_t)f->rec[i - 1].recno + f->rec[i - 1].words > f->rec[i].recno)
+			overlap = 1;
+	mb_event(m, &ev, pi, "modbus", "modbus.file.write",
+		 f->gap || why ? PG_SEV_WARNING : PG_SEV_NOTICE, f->unit, f->tid);
+	snprintf(ev.object, sizeof ev.object, "file %u", f->number);
+	ev.size = (int64_t)f->bytes;
+	pg_event_set_int(&ev, "file", f->number);
+	pg_event_set_int(&ev, "records", (long long)f->nrec);
+	if (f->rewrites)
+		pg_event_set_int(&ev, "rewrites", f->rewrites);
+	if (overlap)
+		pg_event_set_bool(&ev, "overlap", 1);
+	uint8_t *img = NULL;
+	if (f->gap || why) {
+		ev.verdict = PG_V_INCOMPLETE;
+		pg_event_set_str(&ev, "reason", f->gap ? "gap_crossed" : why);
+	} else if (mb_charge(m, f->bytes ? f->bytes : 1) == 0) {
+		img = malloc(f->bytes ? f->bytes : 1);
+		if (img) {
+			size_t o = 0;
+			for (size_t i = 0; i < f->nrec; i++) {
+				memcpy(img + o, f->rec[i].data, (size_t)f->rec[i].words * 2);
+				o += (size_t)f->rec[i].words * 2;
+			}
+			pg_sha256(img, o, ev.sha256);
+			ev.has_sha256 = 1;
+			ev.payload = img;
+			ev.payload_len = o;
+		} else {
+			mb_release(m, f->bytes ? f->bytes : 1);
+		}
+	}
+	pg_event_text(&ev, "Modbus file record write: file %u, %zu bytes in %zu records",
+		      f->number, f->bytes, f->nrec);
+	pg_sniff_emit(m->s, &ev);
+	if (img) {
+		free(img);
+		mb_release(m, f->bytes ? f->bytes : 1);
+	}
+	file_free(m, f);
+}
+
+static struct mb_file *file_get(struct mbsess *m, uint16_t number,
+				const struct pg_pktinfo *pi)
+{
+	struct mb_file *fr = NULL;
+
+	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++) {
+		if (m->files[i].used && m->files[i].number == number)
+			return &m->files[i];
+		if (!m->files[i].used && !fr)
+			fr = &m->files[i];
+	}
+	if (!fr) {
+		mb_limit(m, LIM_FILES, pi, "files written per flow");
+		return NULL;
+	}
+	memset(fr, 0, sizeof *fr);
+	fr->used = 1;
+	fr->number = number;
+	return fr;
+}
+
+static void file_write(struct mbsess *m, const struct mb_mbap *h,
+		       const struct mb_file_sub *sub, const struct pg_pktinfo *pi)
+{
+	struct mb_file *f = file_get(m, sub->file, pi);
+	size_t n = (size_t)sub->words * 2;
+
+	if (!f || f->done)
+		return;
+	f->unit = h->unit;
+	f->tid = h->trans_id;
+	for (size_t i = 0; i < f->nrec; i++) {
+		struct mb_rec *r = &f->rec[i];
+		if (r->recno != sub->record)
+			continue;
+		if (r->words == sub->words && memcmp(r->data, sub->data, n) == 0)
+			return;
+		/* The later write is what the device holds now. */
+		uint8_t *nd;
+		if (f->bytes - (size_t)r->words * 2 + n > PG_MB_FILE_MAX_BYTES) {
+			file_emit(m, f, pi, "size_cap");
+			return;
+		}
+		if (mb_charge(m, n) != 0) {
+			file_emit(m, f, pi, "memory_cap");
+			return;
+		}
+		nd = malloc(n);
+		if (!nd) {
+			mb_release(m, n);
+			file_emit(m, f, pi, "memory_cap");
+			return;
+		}
+		memcpy(nd, sub->data, n);
+		mb_release(m, (size_t)r->words * 2);
+		f->bytes = f->bytes - (size_t)r->words * 2 + n;
+		free(r->data);
+		r->data = nd;
+		r->words = sub->words;
+		f->rewrites++;
+		return;
+	}
+	if (f->nrec >= PG_MB_FILE_MAX_RECS || f->bytes + n > PG_MB_FILE_MAX_BYTES) {
+		file_emit(m, f, pi, "size_cap");
+		return;
+	}
+	if (f->nrec == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 16;
+		size_t add = (ncap - f->cap) * sizeof *f->rec;
+		struct mb_rec *nr;
+		if (mb_charge(m, add) != 0) {
+			file_emit(m, f, pi, "memory_cap");
+			return;
+		}
+		nr = realloc(f->rec, ncap * sizeof *nr);
+		if (!nr) {
+			mb_release(m, add);
+			file_emit(m, f, pi, "memory_cap");
+			return;
+		}
+		f->rec = nr;
+		f->cap = ncap;
+	}
+	uint8_t *nd = NULL;
+	if (mb_charge(m, n) != 0) {
+		file_emit(m, f, pi, "memory_cap");
+		return;
+	}
+	nd = malloc(n);
+	if (!nd) {
+		mb_release(m, n);
+		file_emit(m, f, pi, "memory_cap");
+		return;
+	}
+	memcpy(nd, sub->data, n);
+	f->rec[f->nrec].recno = sub->record;
+	f->rec[f->nrec].words = sub->words;
+	f->rec[f->nrec].data = nd;
+	f->nrec++;
+	f->bytes += n;
+}
+
+/* ---- transactions ---- */
+
+static struct mb_txn *txn_add(struct mbsess *m, const struct mb_mbap *h,
+			      const struct pg_pktinfo *pi)
+{
+	struct mb_txn *fr = NULL, *old = NULL;
+
+	for (size_t i = 0; i < PG_MB_TXN_MAX; i++) {
+		struct mb_txn *t = &m->txn[i];
+		if (t->used && t->tid == h->trans_id) {
+			fr = t;  /* id reused before the answer: newest wins */
+			break;
+		}
+		if (!t->used && !fr)
+			fr = t;
+		if (t->used && (!old || t->age < old->age))
+			old = t;
+	}
+	if (!fr) {
+		m->txn_dropped++;
+		mb_limit(m, LIM_TXN, pi, "outstanding requests");
+		fr = old;
+	}
+	memset(fr, 0, sizeof *fr);
+	fr->used = 1;
+	fr->tid = h->trans_id;
+	fr->unit = h->unit;
+	fr->age = ++m->txn_age;
+	return fr;
+}
+
+static struct mb_txn *txn_find(struct mbsess *m, uint16_t tid)
+{
+	for (size_t i = 0; i < PG_MB_TXN_MAX; i++)
+		if (m->txn[i].used && m->txn[i].tid == tid)
+			return &m->txn[i];
+	return NULL;
+}
+
+/* ---- requests and responses ---- */
+
+static void resv_emit(struct mbsess *m, const struct pg_pktinfo *pi, const char *resp,
+		      int key)
+{
+	struct pg_event ev;
+
+	if (!m->resv.pending)
+		return;
+	m->resv.pending = 0;
+	mb_event(m, &ev, pi, "umas", "umas.reserve", PG_SEV_NOTICE, m->resv.unit, m->resv.tid);
+	pg_event_set_str(&ev, "station", m->resv.name);
+	if (m->resv.heuristic)
+		pg_event_set_bool(&ev, "station_heuristic", 1);
+	pg_event_set_str(&ev, "response", resp);
+	if (key >= 0)
+		pg_event_set_int(&ev, "pair_key", key);
+	pg_event_text(&ev, "UMAS reservation by station \"%s\": %s", m->resv.name, resp);
+	pg_sniff_emit(m->s, &ev);
+}
+
+static void umas_request(struct mbsess *m, const struct mb_mbap *h, const struct mb_pdu *pdu,
+			 struct mb_txn *t, const struct pg_pktinfo *pi)
+{
+	struct umas_req r;
+	struct pg_err e;
+
+	pg_err_clear(&e);
+	if (umas_parse_req(pdu->data, pdu->data_len, pdu->data_off, &r, &e) != 0) {
+		mb_bad_pdu(m, PG_DIR_C2S, &e, pi);
+		return;
+	}
+	t->ucode = r.code;
+	t->enveloped = r.enveloped;
+	switch (r.code) {
+	case UMAS_RESERVE: {
+		int heur = 0;
+		if (m->resv.pending)
+			resv_emit(m, pi, "none", -1);
+		if (umas_parse_reserve(r.data, r.data_len, r.data_off, m->resv.name,
+				       sizeof m->resv.name, &heur, &e) != 0) {
+			mb_bad_pdu(m, PG_DIR_C2S, &e, pi);
+			m->resv.name[0] = '\0';
+		}
+		m->resv.pending = 1;
+		m->resv.heuristic = heur;
+		m->resv.tid = h->trans_id;
+		m->resv.unit = h->unit;
+		break;
+	}
+	case UMAS_DL_START:
+	case UMAS_UL_START: {
+		uint8_t ft = 0;
+		if (umas_parse_xfer_start(r.data, r.data_len, r.data_off, &ft, &e) != 0)
+			mb_bad_pdu(m, PG_DIR_C2S, &e, pi);
+		xfer_start(m, r.code == UMAS_DL_START ? 0 : 1, ft, r.enveloped,
+			   h->unit, h->trans_id, pi);
+		break;
+	}
+	case UMAS_DL_BLOCK:
+	case UMAS_UL_BLOCK: {
+		struct umas_block b;
+		if (umas_parse_block_req(r.data, r.data_len, r.data_off, &b, &e) != 0) {
+			mb_bad_pdu(m, PG_DIR_C2S, &e, pi);
+			break;
+		}
+		t->block = b.number;
+		if (b.has_data) {
+			t->block_sent = 1;
+			xfer_add_block(m, r.code == UMAS_DL_BLOCK ? 0 : 1, PG_DIR_C2S, &b, 0,
+				       h->unit, h->trans_id, r.enveloped, pi);
+		}
+		break;
+	}
+	case UMAS_DL_END:
+	case UMAS_UL_END: {
+		uint16_t cnt = 0;
+		struct mb_xfer *x;
+		if (umas_parse_xfer_end(r.data, r.data_len, r.data_off, &cnt, &e) != 0) {
+			mb_bad_pdu(m, PG_DIR_C2S, &e, pi);
+			break;
+		}
+		x = xfer_get(m, r.code == UMAS_DL_END ? 0 : 1, h->unit, h->trans_id);
+		x->end_seen = 1;
+		x->end_count = cnt;
+		x->end_tid = h->trans_id;
+		x->enveloped |= r.enveloped;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void umas_control_emit(struct mbsess *m, const struct mb_txn *t, const char *status,
+			      const struct pg_pktinfo *pi)
+{
+	struct pg_event ev;
+	const char *kind, *what;
+	enum pg_sev sev = PG_SEV_NOTICE;
+
+	switch (t->ucode) {
+	case UMAS_RELEASE: kind = "umas.release"; what = "release reservation"; break;
+	case UMAS_START_PLC: kind = "umas.plc.start"; what = "start PLC"; break;
+	case UMAS_STOP_PLC:
+		kind = "umas.plc.stop";
+		what = "stop PLC";
+		sev = PG_SEV_ALERT;
+		break;
+	default: return;
+	}
+	mb_event(m, &ev, pi, "umas", kind, sev, t->unit, t->tid);
+	pg_event_set_str(&ev, "response", status);
+	if (t->enveloped)
+		pg_event_set_bool(&ev, "enveloped", 1);
+	pg_event_text(&ev, "UMAS %s: %s", what, status);
+	pg_sniff_emit(m->s, &ev);
+}
+
+static void umas_response(struct mbsess *m, const struct mb_mbap *h, const struct mb_pdu *pdu,
+			  const struct mb_txn *t, const struct pg_pktinfo *pi)
+{
+	struct umas_rsp r;
+	struct pg_err e;
+	const char *status;
+	int ok;
+
+	pg_err_clear(&e);
+	memset(&r, 0, sizeof r);
+	if (pdu->exception) {
+		status = "exception";
+		ok = 0;
+	} else if (umas_parse_rsp(pdu->data, pdu->data_len, pdu->data_off, &r, &e) != 0) {
+		mb_bad_pdu(m, PG_DIR_S2C, &e, pi);
+		return;
+	} else {
+		ok = r.status == UMAS_STATUS_OK;
+		status = ok ? "ok" : r.status == UMAS_STATUS_ERROR ? "error" : "unknown";
+	}
+	if (!t)
+		return;
+	switch (t->ucode) {
+	case UMAS_RESERVE:
+		if (m->resv.pending && m->resv.tid == t->tid) {
+			struct cur c = cur_init(r.data, r.data_len);
+			int key = ok && cur_left(&c) ? cur_u8(&c) : -1;
+			resv_emit(m, pi, ok ? "granted" : "refused", key);
+		}
+		break;
+	case UMAS_RELEASE:
+	case UMAS_START_PLC:
+	case UMAS_STOP_PLC:
+		umas_control_emit(m, t, status, pi);
+		break;
+	case UMAS_UL_START:
+		if (ok && m->xf[1].active) {
+			uint32_t total;
+			if (umas_parse_ul_start_rsp(r.data, r.data_len, r.data_off, &total, &e) == 0) {
+				m->xf[1].has_total = 1;
+				m->xf[1].total = total;
+			}
+		}
+		break;
+	case UMAS_DL_BLOCK:
+	case UMAS_UL_BLOCK: {
+		int fam = t->ucode == UMAS_DL_BLOCK ? 0 : 1;
+		if (t->block_sent) {
+			xfer_answer_block(m, fam, t->block, t->tid, ok);
+			break;
+		}
+		if (!ok || !r.data_len)
+			break;
+		struct umas_block b;
+		int last = 0;
+		if (umas_parse_block_rsp(r.data, r.data_len, r.data_off, &b, &last, &e) != 0) {
+			mb_bad_pdu(m, PG_DIR_S2C, &e, pi);
+			break;
+		}
+		b.number = t->block;
+		xfer_add_block(m, fam, PG_DIR_S2C, &b, 1, t->unit, t->tid, t->enveloped, pi);
+		break;
+	}
+	case UMAS_DL_END:
+	case UMAS_UL_END: {
+		int fam = t->ucode == UMAS_DL_END ? 0 : 1;
+		struct mb_xfer *x = &m->xf[fam];
+		if (x->active && x->end_seen && x->end_tid == t->tid) {
+			x->end_answered = 1;
+			x->end_ok = ok;
+			xfer_finish(m, fam, pi, NULL);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void mb_request(struct mbsess *m, const struct mb_mbap *h, const struct mb_pdu *pdu,
+		       const struct pg_pktinfo *pi)
+{
+	struct mb_txn *t = txn_add(m, h, pi);
+	struct mb_file_sub subs[PG_MB_FILE_SUB_MAX];
+	size_t n = 0;
+	struct pg_err e;
+
+	pg_err_clear(&e);
+	t->func = pdu->func;
+	if (pdu->exception)
+		return;
+	switch (pdu->func) {
+	case MB_FC_UMAS:
+		umas_request(m, h, pdu, t, pi);
+		break;
+	case MB_FC_WRITE_FILE:
+		if (mb_parse_write_file(pdu->data, pdu->data_len, pdu->data_off, subs,
+					PG_MB_FILE_SUB_MAX, &n, &e) != 0) {
+			mb_bad_pdu(m, PG_DIR_C2S, &e, pi);
+			break;
+		}
+		for (size_t i = 0; i < n; i++)
+			file_write(m, h, &subs[i], pi);
+		break;
+	case MB_FC_READ_FILE:
+		/* recognised; a read changes nothing on the device */
+		if (mb_parse_read_file(pdu->data, pdu->data_len, pdu->data_off, subs,
+				       PG_MB_FILE_SUB_MAX, &n, &e) != 0)
+			mb_bad_pdu(m, PG_DIR_C2S, &e, pi);
+		break;
+	default:
+		break;
+	}
+}
+
+static void mb_response(struct mbsess *m, const struct mb_mbap *h, const struct mb_pdu *pdu,
+			const struct pg_pktinfo *pi)
+{
+	struct mb_txn *t = txn_find(m, h->trans_id);
+	struct mb_txn copy;
+
+	if (t) {
+		copy = *t;
+		t->used = 0;
+		t = &copy;
+	} else {
+		m->orphans++;
+	}
+	if (pdu->exception) {
+		struct pg_event ev;
+		const char *name = mb_exception_name(pdu->exc_code);
+		mb_event(m, &ev, pi, pdu->func == MB_FC_UMAS ? "umas" : "modbus",
+			 "modbus.exception",
+			 pdu->func == MB_FC_UMAS ? PG_SEV_WARNING : PG_SEV_NOTICE,
+			 h->unit, h->trans_id);
+		pg_event_set_int(&ev, "function", pdu->func);
+		pg_event_set_int(&ev, "exception_code", pdu->exc_code);
+		pg_event_set_str(&ev, "exception", name ? name : "unknown");
+		if (t && t->func == MB_FC_UMAS && t->ucode)
+			pg_event_set_int(&ev, "umas_code", t->ucode);
+		pg_event_text(&ev, "Modbus exception to function 0x%02x: %02x %s",
+			      pdu->func, pdu->exc_code, name ? name : "unknown");
+		pg_sniff_emit(m->s, &ev);
+	}
+	if (pdu->func == MB_FC_UMAS && (!t || t->func == MB_FC_UMAS))
+		umas_response(m, h, pdu, t, pi);
+}
+
+/* ---- framing ---- */
+
+static void mb_confirm(struct mbsess *m)
+{
+	if (m->confirmed)
+		return;
+	m->confirmed = 1;
+	if (m->pmal.pending) {
+		m->pmal.pending = 0;
+		mb_malformed_emit(m, m->pmal.dir, m->pmal.off, m->pmal.reason, &m->pmal.pi);
+	}
+}
+
+static void mb_pdu_trace(struct mbsess *m, int dir, const struct mb_mbap *h,
+			 const struct mb_pdu *pdu, int fc, const struct pg_pktinfo *pi)
+{
+	struct pg_event ev;
+
+	mb_event(m, &ev, pi, fc == MB_FC_UMAS ? "umas" : "modbus", "modbus.pdu",
+		 PG_SEV_INFO, -1, -1);
+	pg_event_set_str(&ev, "dir", dir == PG_DIR_C2S ? "c2s" : "s2c");
+	pg_event_set_int(&ev, "trans_id", h->trans_id);
+	pg_event_set_int(&ev, "unit", h->unit);
+	pg_event_set_int(&ev, "func", fc);
+	if (pdu && pdu->func == MB_FC_UMAS && !pdu->exception) {
+		struct cur c = cur_init(pdu->data, pdu->data_len);
+		cur_u8(&c);
+		int code = cur_peek(&c, 0);
+		if (code >= 0)
+			pg_event_set_int(&ev, "umas_code", code);
+	}
+	if (h->length > PG_MB_LEN_SPEC_MAX)
+		pg_event_set_int(&ev, "mbap_length", h->length);
+	pg_event_text(&ev, "Modbus %s trans %u unit %u function 0x%02x",
+		      dir == PG_DIR_C2S ? "request" : "response", h->trans_id, h->unit, fc);
+	pg_sniff_emit(m->s, &ev);
+}
+
+static void mb_adu(struct mbsess *m, int dir, const struct mb_mbap *h, const uint8_t *pdu_p,
+		   size_t pdu_n, uint64_t off, const struct pg_pktinfo *pi)
+{
+	struct mb_pdu pdu;
+	struct pg_err e;
+
+	m->s->st.modbus_adus++;
+	m->d[dir].episode = 0;
+	mb_confirm(m);
+	if (h->over_spec)
+		m->over_spec++;
+	pg_err_clear(&e);
+	int bad = mb_parse_pdu(pdu_p, pdu_n, (size_t)off + PG_MB_MBAP_LEN, &pdu, &e) != 0;
+	struct cur c = cur_init(pdu_p, pdu_n);
+	int fc = cur_u8(&c);
+	if ((fc & 0x7F) == MB_FC_UMAS)
+		m->s->st.umas_pdus++;
+	if (m->s->cfg.pdu_trace)
+		mb_pdu_trace(m, dir, h, bad ? NULL : &pdu, fc, pi);
+	if (bad) {
+		mb_bad_pdu(m, dir, &e, pi);
+		return;
+	}
+	if (dir == PG_DIR_C2S)
+		mb_request(m, h, &pdu, pi);
+	else
+		mb_response(m, h, &pdu, pi);
+}
+
+static void dir_drop(struct mb_dir *d, size_t n)
+{
+	if (n > d->have)
+		n = d->have;
+	memmove(d->buf, d->buf + n, d->have - n);
+	d->have -= n;
+	d->off += n;
+}
+
+/* Is there a believable header at buf[i]?  1 yes, 0 no. */
+static int dir_plausible_at(const struct mb_dir *d, size_t i)
+{
+	struct cur c = cur_init(d->buf, d->have);
+	struct mb_mbap h;
+
+	cur_skip(&c, i);
+	const uint8_t *p = cur_bytes(&c, PG_MB_MBAP_LEN + 1);
+	if (!p || mb_parse_mbap(p, PG_MB_MBAP_LEN, 0, &h, NULL) != 0)
+		return 0;
+	struct cur f = cur_init(p, PG_MB_MBAP_LEN + 1);
+	cur_skip(&f, PG_MB_MBAP_LEN);
+	if (!mb_fc_plausible(cur_u8(&f)))
+		return 0;
+	/* Preferably the next header too, when its bytes are here. */
+	struct cur n = cur_init(d->buf, d->have);
+	cur_skip(&n, i + 6 + h.length);
+	const uint8_t *q = cur_bytes(&n, PG_MB_MBAP_LEN);
+	if (q && mb_parse_mbap(q, PG_MB_MBAP_LEN, 0, &h, NULL) != 0)
+		return 0;
+	return 1;
+}
+
+static void mb_episode(struct mbsess *m, int dir, const struct pg_err *e,
+		       const struct pg_pktinfo *pi)
+{
+	struct mb_dir *d = &m->d[dir];
+	char buf[200];
+
+	d->resync = 1;
+	if (d->episode)
+		return;
+	d->episode = 1;
+	m->s->st.resyncs++;
+	m->s->st.modbus_bad++;
+	pg_err_str(e, buf, sizeof buf);
+	if (m->confirmed) {
+		mb_malformed_emit(m, dir, e->offset, buf, pi);
+	} else if (!m->pmal.pending) {
+		m->pmal.pending = 1;
+		m->pmal.dir = dir;
+		m->pmal.off = e->offset;
+		snprintf(m->pmal.reason, sizeof m->pmal.reason, "%s", buf);
+		if (pi)
+			m->pmal.pi = *pi;
+	}
+}
+
+static void mb_frame(struct mbsess *m, int dir, const struct pg_pktinfo *pi)
+{
+	struct mb_dir *d = &m->d[dir];
+	struct mb_mbap h;
+	struct pg_err e;
+
+	for (;;) {
+		if (d->resync) {
+			size_t i = 0;
+			while (i + PG_MB_MBAP_LEN + 1 <= d->have && !dir_plausible_at(d, i))
+				i++;
+			d->dropped += i;
+			dir_drop(d, i);
+			if (d->have < PG_MB_MBAP_LEN + 1) {
+				/* Nothing found yet: keep a possible header start. */
+				if (!m->confirmed && d->dropped > PG_MB_PROBE_BYTES)
+					m->given_up = 1;
+				return;
+			}
+			d->resync = 0;
+		}
+		if (d->have < PG_MB_MBAP_LEN)
+			return;
+		pg_err_clear(&e);
+		if (mb_parse_mbap(d->buf, d->have, (size_t)d->off, &h, &e) != 0) {
+			mb_episode(m, dir, &e, pi);
+			continue;
+		}
+		size_t adu = 6 + (size_t)h.length;
+		if (d->have < adu)
+			return;
+		struct cur c = cur_init(d->buf, d->have);
+		cur_skip(&c, PG_MB_MBAP_LEN);
+		const uint8_t *pdu = cur_bytes(&c, adu - PG_MB_MBAP_LEN);
+		mb_adu(m, dir, &h, pdu, adu - PG_MB_MBAP_LEN, d->off, pi);
+		dir_drop(d, adu);
+	}
+}
+
+/* ---- pg_app_ops ---- */
+
+static void *mb_open(struct pg_sniff *s, const struct pg_flowinfo *fi)
+{
+	if (pg_mem_charge(s, sizeof(struct mbsess)) != 0)
+		return NULL;
+	struct mbsess *m = calloc(1, sizeof *m);
+	if (!m) {
+		pg_mem_release(s, sizeof(struct mbsess));
+		return NULL;
+	}
+	m->s = s;
+	if (fi)
+		m->fi = *fi;
+	m->mem = sizeof *m;
+	m->xf[0].data_dir = m->xf[1].data_dir = -1;
+	return m;
+}
+
+static void mb_data(void *app, int dir, const uint8_t *p, size_t n,
+		    const struct pg_pktinfo *pi)
+{
+	struct mbsess *m = app;
+
+	if (!m || (dir != PG_DIR_C2S && dir != PG_DIR_S2C) || !p)
+		return;
+	struct mb_dir *d = &m->d[dir];
+	struct cur c = cur_init(p, n);
+	d->bytes += n;
+	while (!m->given_up && cur_left(&c)) {
+		size_t room = sizeof d->buf - d->have;
+		size_t k = cur_left(&c) < room ? cur_left(&c) : room;
+		cur_copy(&c, d->buf + d->have, k);
+		d->have += k;
+		mb_frame(m, dir, pi);
+	}
+}
+
+static void mb_gap(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi)
+{
+	struct mbsess *m = app;
+
+	if (!m || (dir != PG_DIR_C2S && dir != PG_DIR_S2C))
+		return;
+	struct mb_dir *d = &m->d[dir];
+	d->off += d->have + n;
+	d->have = 0;
+	/* A gap is capture loss, not malformation: resync without an episode. */
+	d->resync = 1;
+	m->s->st.resyncs++;
+	for (int i = 0; i < 2; i++)
+		if (m->xf[i].active)
+			m->xf[i].gap = 1;
+	if (dir == PG_DIR_C2S)
+		for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
+			if (m->files[i].used && !m->files[i].done)
+				m->files[i].gap = 1;
+	(void)pi;
+}
+
+static void mb_close(void *app, const struct pg_pktinfo *pi)
+{
+	struct mbsess *m = app;
+
+	if (!m)
+		return;
+	struct pg_sniff *s = m->s;
+	if (m->confirmed) {
+		if (m->resv.pending)
+			resv_emit(m, pi, "none", -1);
+		for (size_t i = 0; i < PG_MB_TXN_MAX; i++) {
+			struct mb_txn *t = &m->txn[i];
+			if (t->used && t->func == MB_FC_UMAS)
+				umas_control_emit(m, t, "none", pi);
+		}
+		for (int i = 0; i < 2; i++)
+			xfer_finish(m, i, pi, "end_not_seen");
+		for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
+			file_emit(m, &m->files[i], pi, NULL);
+	} else if (m->d[0].bytes + m->d[1].bytes > 0) {
+		struct pg_event ev;
+		mb_event(m, &ev, pi, "modbus", "modbus.not_modbus", PG_SEV_NOTICE, -1, -1);
+		pg_event_set_int(&ev, "bytes_c2s", (long long)m->d[0].bytes);
+		pg_event_set_int(&ev, "bytes_s2c", (long long)m->d[1].bytes);
+		pg_event_text(&ev, "traffic on the Modbus port never framed as Modbus/TCP "
+			      "(%llu bytes)",
+			      (unsigned long long)(m->d[0].bytes + m->d[1].bytes));
+		pg_sniff_emit(s, &ev);
+	}
+	for (int i = 0; i < 2; i++)
+		xfer_free(m, &m->xf[i]);
+	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
+		file_free(m, &m->files[i]);
+	pg_mem_release(s, m->mem);
+	free(m);
+}
+
+const struct pg_app_ops pg_modbus_app = {
+	.name = "modbus",
+	.open = mb_open,
+	.data = mb_data,
+	.gap = mb_gap,
+	.close = mb_close,
+};
