@@ -126,6 +126,7 @@ struct mbsess {
 		uint8_t unit;
 		char name[PG_UMAS_NAME_MAX + 1];
 	} resv;
+	char station[PG_UMAS_NAME_MAX + 1];  /* holder of the last granted reservation */
 	unsigned limits_reported;
 	struct {
 		int pending, dir;
@@ -316,10 +317,10 @@ static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
 	if (!x->memcap && !x->sizecap)
 		ev.size = (int64_t)x->bytes;
 
-	/* Hash only a contiguous image that no gap crossed. */
+	/* Hash only a contiguous image that no gap crossed; an invalid one
+	 * (first copies of conflicting duplicates) is hashed for forensics. */
 	uint8_t *img = NULL;
-	int hashable = !x->gap && !x->memcap && !x->sizecap && !x->conflict &&
-		       !x->bad_number && x->maxno && !missing;
+	int hashable = !x->gap && !x->memcap && !x->sizecap && x->maxno && !missing;
 	if (hashable && mb_charge(m, x->bytes ? x->bytes : 1) == 0) {
 		img = malloc(x->bytes ? x->bytes : 1);
 		if (img) {
@@ -714,6 +715,8 @@ static void resv_emit(struct mbsess *m, const struct pg_pktinfo *pi, const char 
 	if (m->resv.heuristic)
 		pg_event_set_bool(&ev, "station_heuristic", 1);
 	pg_event_set_str(&ev, "response", resp);
+	if (!strcmp(resp, "granted"))
+		memcpy(m->station, m->resv.name, sizeof m->station);
 	if (key >= 0)
 		pg_event_set_int(&ev, "pair_key", key);
 	pg_event_text(&ev, "UMAS reservation by station \"%s\": %s", m->resv.name, resp);
@@ -812,6 +815,8 @@ static void umas_control_emit(struct mbsess *m, const struct mb_txn *t, const ch
 	}
 	mb_event(m, &ev, pi, "umas", kind, sev, t->unit, t->tid);
 	pg_event_set_str(&ev, "response", status);
+	if (t->ucode == UMAS_RELEASE && m->station[0])
+		pg_event_set_str(&ev, "station", m->station);
 	if (t->enveloped)
 		pg_event_set_bool(&ev, "enveloped", 1);
 	pg_event_text(&ev, "UMAS %s: %s", what, status);
@@ -953,9 +958,9 @@ static void mb_response(struct mbsess *m, const struct mb_mbap *h, const struct 
 			 "modbus.exception",
 			 pdu->func == MB_FC_UMAS ? PG_SEV_WARNING : PG_SEV_NOTICE,
 			 h->unit, h->trans_id);
-		pg_event_set_int(&ev, "function", pdu->func);
-		pg_event_set_int(&ev, "exception_code", pdu->exc_code);
-		pg_event_set_str(&ev, "exception", name ? name : "unknown");
+		pg_event_set_int(&ev, "func", pdu->func);
+		pg_event_set_int(&ev, "exception", pdu->exc_code);
+		pg_event_set_str(&ev, "exception_name", name ? name : "unknown");
 		if (t && t->func == MB_FC_UMAS && t->ucode)
 			pg_event_set_int(&ev, "umas_code", t->ucode);
 		pg_event_text(&ev, "Modbus exception to function 0x%02x: %02x %s",
