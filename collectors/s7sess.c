@@ -1,0 +1,1265 @@
+/*
+ * s7sess.c - the S7 application on TCP/102 (pg_s7_app, collectors/sniff.h):
+ * TPKT stream framing, COTP connection and DT reassembly, S7comm session
+ * state (download / upload assembly, PI services, stop, errors) and
+ * S7comm-plus recognition.  Follows ../shared/docs/PROTOCOLS.md sections 1-4;
+ * the event kinds are listed in docs/EVENTS.md.
+ *
+ *   data(dir) -> stream buffer -> TPKT (03 00 LL LL) -> COTP TPDU
+ *      CR/CC -> "cotp.connect"            DT -> PDU buffer until EOT
+ *      PDU 32 -> s7_parse_pdu -> trace, pair Job/Ack_Data, transfers
+ *      PDU 72 -> s7p_parse    -> counts, "s7plus.session" (unverifiable)
+ *
+ * A download is a transaction keyed by the block file name (Job 1A opens it,
+ * the PLC's Job 1B names it again with its own PDU reference, the client's
+ * Ack_Data 1B with the same reference carries a slice); an upload is keyed
+ * by the PLC's upload id.  There is no offset in a slice, so a transfer that
+ * crossed a TCP gap can never be trusted: it ends INCOMPLETE without a hash
+ * (never a wrong hash).  Lengths that disagree end INVALID, with hash and
+ * payload for forensics.  Everything we hold for the traffic is charged to
+ * the context (pg_mem_charge) and to the flow's own budget.
+ *
+ * Rejected alternatives: parsing TPKTs straight from the caller's buffer
+ * (saves a copy, but doubles the code paths for a TPKT across calls);
+ * keying slices by arrival order instead of (direction, PDU reference)
+ * (interleaved transfers on one connection would mix).
+ */
+#include "sniff.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../parsers/cotp.h"
+#include "../parsers/cursor.h"
+#include "../parsers/digest.h"
+#include "../parsers/mc7.h"
+#include "../parsers/pg_limits.h"
+#include "../parsers/s7comm.h"
+#include "../parsers/s7plus.h"
+
+/* Named maxima of this module (pg_limits.h style). */
+#define PG_S7_STREAM_BUF      65536u   /* one TPKT is at most 65535 bytes */
+#define PG_S7_STREAM_BUF_MIN  2048u
+#define PG_S7_PDU_MAX         65536u   /* one reassembled COTP payload */
+#define PG_S7_MAX_FRAGS       512u     /* non-empty DT TPDUs per PDU */
+#define PG_S7_MAX_XFERS       64u      /* transfers in progress per flow */
+#define PG_S7_MAX_JOBS        256u     /* outstanding jobs per flow */
+#define PG_S7_XFER_SLACK      4096u    /* bytes tolerated over the announced length */
+#define PG_S7_MAX_MALFORMED   64u      /* "s7.malformed" events per flow */
+
+enum s7_limit_bit {
+	LIM_JOBS = 1, LIM_XFERS = 2, LIM_MEM = 4, LIM_PDU = 8, LIM_FRAGS = 16,
+	LIM_MALFORMED = 32,
+};
+
+struct s7_dir {
+	uint8_t *buf;          /* stream bytes not yet framed */
+	size_t len, cap;
+	uint64_t off;          /* stream offset of buf[0] */
+	int resync;            /* looking for a plausible TPKT header */
+	int resync_quiet;      /* resync started by a gap: no event */
+	uint64_t skipped;      /* bytes skipped in this resync episode */
+	uint8_t *pdu;          /* COTP DT reassembly */
+	size_t pdu_len, pdu_cap;
+	unsigned frags;
+	int pdu_drop;          /* discarding until EOT (too big) */
+	uint64_t pdu_off;      /* stream offset of the first DT of the PDU */
+};
+
+struct s7_job {
+	uint8_t dir, func;
+	uint16_t pduref;
+	uint32_t xfer_id;
+	int has_upload_id;
+	uint32_t upload_id;
+	char filename[S7_FILENAME_MAX + 1];
+	size_t filename_len;
+};
+
+struct s7_xfer {
+	uint32_t id;
+	int upload;
+	char filename[S7_FILENAME_MAX + 1];
+	size_t filename_len;
+	int has_block;
+	uint8_t type;
+	uint16_t number;
+	char fs;
+	int has_announced;
+	uint32_t ann_load, ann_mc7;     /* upload: ann_load = ASCII total length */
+	int has_upload_id;
+	uint32_t upload_id;
+	uint8_t *buf;
+	size_t len, cap;
+	unsigned slices;
+	int gap, orphan, slice_err, overflow, memfail;
+};
+
+struct s7_app {
+	struct pg_sniff *s;
+	struct pg_flowinfo fi;
+	size_t mem;                      /* charged by this flow */
+	struct s7_dir d[2];
+	/* COTP connection */
+	int cr_seen, connect_done;
+	struct cotp_tsap calling, called;
+	int has_rackslot;
+	uint8_t rack, slot;
+	uint64_t dr, dc, er;
+	/* S7comm */
+	struct s7_job *jobs;
+	size_t njobs, jobs_cap;
+	struct s7_xfer *xfers[PG_S7_MAX_XFERS];
+	size_t nxfers;
+	uint32_t next_xfer_id;
+	unsigned limits_hit;             /* enum s7_limit_bit */
+	unsigned malformed;
+	/* S7comm-plus */
+	uint64_t s7p_ver[5];             /* 01 02 03 FE FF */
+	int s7p_seen, s7p_tls, s7p_initssl, s7p_prog, s7p_done;
+};
+
+static const char *dir_name(int dir)
+{
+	return dir == PG_DIR_C2S ? "c2s" : "s2c";
+}
+
+/* ---- memory: the global budget and this flow's own ---- */
+
+static int s7_charge(struct s7_app *a, size_t n)
+{
+	if (n > a->s->cfg.flow_mem_max || a->mem > a->s->cfg.flow_mem_max - n)
+		return -1;
+	if (pg_mem_charge(a->s, n) < 0)
+		return -1;
+	a->mem += n;
+	return 0;
+}
+
+static void s7_release(struct s7_app *a, size_t n)
+{
+	pg_mem_release(a->s, n);
+	a->mem = n > a->mem ? 0 : a->mem - n;
+}
+
+/* Grow *buf to hold need bytes (doubling from min, at most max). */
+static int s7_reserve(struct s7_app *a, uint8_t **buf, size_t *cap, size_t need,
+		      size_t min, size_t max)
+{
+	if (need <= *cap)
+		return 0;
+	if (need > max)
+		return -1;
+	size_t nc = *cap ? *cap : min;
+	while (nc < need)
+		nc = nc > max / 2 ? max : nc * 2;
+	if (s7_charge(a, nc - *cap) < 0)
+		return -1;
+	uint8_t *nb = realloc(*buf, nc);
+	if (!nb) {
+		s7_release(a, nc - *cap);
+		return -1;
+	}
+	*buf = nb;
+	*cap = nc;
+	return 0;
+}
+
+static void s7_free_buf(struct s7_app *a, uint8_t **buf, size_t *cap)
+{
+	free(*buf);
+	*buf = NULL;
+	s7_release(a, *cap);
+	*cap = 0;
+}
+
+/* ---- events ---- */
+
+static void s7_ev(struct s7_app *a, struct pg_event *ev, const struct pg_pktinfo *pi,
+		  const char *proto, const char *kind, enum pg_sev sev)
+{
+	pg_event_wire(ev, &a->fi, pi, proto, kind, sev);
+}
+
+static void s7_limit(struct s7_app *a, const struct pg_pktinfo *pi, unsigned bit,
+		     const char *what)
+{
+	if (a->limits_hit & bit)
+		return;            /* once per flow and limit: a flood is one event */
+	a->limits_hit |= bit;
+	struct pg_event ev;
+	s7_ev(a, &ev, pi, "s7comm", "s7.limit", PG_SEV_WARNING);
+	pg_event_set_str(&ev, "limit", what);
+	pg_event_text(&ev, "S7 session limit reached: %s", what);
+	pg_sniff_emit(a->s, &ev);
+}
+
+static void s7_malformed(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+			 uint64_t off, const char *reason)
+{
+	if (a->malformed >= PG_S7_MAX_MALFORMED) {
+		s7_limit(a, pi, LIM_MALFORMED,
+			 "malformed-input events for this flow (further ones are only counted)");
+		return;
+	}
+	a->malformed++;
+	struct pg_event ev;
+	s7_ev(a, &ev, pi, "s7comm", "s7.malformed", PG_SEV_WARNING);
+	pg_event_set_str(&ev, "dir", dir_name(dir));
+	pg_event_set_int(&ev, "stream_offset", (long long)off);
+	pg_event_set_str(&ev, "reason", reason);
+	pg_event_text(&ev, "malformed S7 traffic (%s) at stream offset %llu: %s",
+		      dir_name(dir), (unsigned long long)off, reason);
+	pg_sniff_emit(a->s, &ev);
+}
+
+static void s7_set_block(struct s7_app *a, struct pg_event *ev, int has_block,
+			 uint8_t type, uint16_t number, char fs,
+			 const char *fn, size_t fn_len)
+{
+	if (has_block) {
+		const char *tn = mc7_type_name(type);
+		mc7_block_id(type, number, ev->object, sizeof ev->object);
+		if (tn)
+			pg_event_set_str(ev, "block_type", tn);
+		pg_event_set_int(ev, "block_number", number);
+		if (fs)
+			pg_event_set_strn(ev, "filesystem", &fs, 1);
+	}
+	if (fn && fn_len)
+		pg_event_set_strn(ev, "filename", fn, fn_len);
+	if (a->has_rackslot) {
+		pg_event_set_int(ev, "rack", a->rack);
+		pg_event_set_int(ev, "slot", a->slot);
+	}
+}
+
+/* ---- COTP connection ---- */
+
+static void s7_connect_emit(struct s7_app *a, const struct pg_pktinfo *pi, int cc)
+{
+	if (a->connect_done)
+		return;
+	a->connect_done = 1;
+	struct pg_event ev;
+	s7_ev(a, &ev, pi, "cotp", "cotp.connect", PG_SEV_INFO);
+	if (a->calling.len)
+		pg_event_set_hex(&ev, "calling_tsap", a->calling.b, a->calling.len);
+	if (a->called.len)
+		pg_event_set_hex(&ev, "called_tsap", a->called.b, a->called.len);
+	pg_event_set_bool(&ev, "confirmed", cc);
+	uint8_t ct, rack, slot;
+	if (cotp_tsap_classic(&a->called, &ct, &rack, &slot) == 0) {
+		pg_event_set_str(&ev, "conn_type", cotp_conn_type_name(ct));
+		pg_event_set_int(&ev, "rack", rack);
+		pg_event_set_int(&ev, "slot", slot);
+		a->has_rackslot = 1;
+		a->rack = rack;
+		a->slot = slot;
+		pg_event_text(&ev, "COTP connection %s: %s, rack %u slot %u",
+			      cc ? "confirmed" : "requested", cotp_conn_type_name(ct),
+			      rack, slot);
+	} else if (cotp_tsap_is_ascii(&a->called) || cotp_tsap_is_ascii(&a->calling)) {
+		const struct cotp_tsap *t = cotp_tsap_is_ascii(&a->called) ?
+					    &a->called : &a->calling;
+		pg_event_set_strn(&ev, "tsap_ascii", (const char *)t->b, t->len);
+		pg_event_text(&ev, "COTP connection %s with ASCII TSAP (S7comm-plus style)",
+			      cc ? "confirmed" : "requested");
+	} else {
+		pg_event_text(&ev, "COTP connection %s", cc ? "confirmed" : "requested");
+	}
+	pg_sniff_emit(a->s, &ev);
+}
+
+/* ---- jobs (pairing by direction of the job and PDU reference) ---- */
+
+static struct s7_job *s7_job_add(struct s7_app *a, const struct pg_pktinfo *pi,
+				 int dir, uint16_t pduref, uint8_t func)
+{
+	/* A reused reference replaces the older job (the PLC reuses them). */
+	for (size_t i = 0; i < a->njobs; i++) {
+		if (a->jobs[i].dir == dir && a->jobs[i].pduref == pduref) {
+			memmove(&a->jobs[i], &a->jobs[i + 1],
+				(a->njobs - i - 1) * sizeof *a->jobs);
+			a->njobs--;
+			break;
+		}
+	}
+	if (a->njobs >= PG_S7_MAX_JOBS) {
+		s7_limit(a, pi, LIM_JOBS, "outstanding jobs (the oldest are forgotten)");
+		memmove(&a->jobs[0], &a->jobs[1], (a->njobs - 1) * sizeof *a->jobs);
+		a->njobs--;
+	}
+	if (a->njobs == a->jobs_cap) {
+		size_t nc = a->jobs_cap ? a->jobs_cap * 2 : 8;
+		if (nc > PG_S7_MAX_JOBS)
+			nc = PG_S7_MAX_JOBS;
+		if (s7_charge(a, (nc - a->jobs_cap) * sizeof *a->jobs) < 0) {
+			s7_limit(a, pi, LIM_MEM, "memory for S7 session state");
+			return NULL;
+		}
+		struct s7_job *nj = realloc(a->jobs, nc * sizeof *nj);
+		if (!nj) {
+			s7_release(a, (nc - a->jobs_cap) * sizeof *a->jobs);
+			return NULL;
+		}
+		a->jobs = nj;
+		a->jobs_cap = nc;
+	}
+	struct s7_job *j = &a->jobs[a->njobs++];
+	memset(j, 0, sizeof *j);
+	j->dir = (uint8_t)dir;
+	j->pduref = pduref;
+	j->func = func;
+	return j;
+}
+
+/* Take (remove) the job a reply in direction dir answers; 0 if none. */
+static int s7_job_take(struct s7_app *a, int dir, uint16_t pduref, struct s7_job *out)
+{
+	for (size_t i = 0; i < a->njobs; i++) {
+		if (a->jobs[i].dir != dir && a->jobs[i].pduref == pduref) {
+			*out = a->jobs[i];
+			memmove(&a->jobs[i], &a->jobs[i + 1],
+				(a->njobs - i - 1) * sizeof *a->jobs);
+			a->njobs--;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- transfers ---- */
+
+static struct s7_xfer *s7_xfer_by_id(struct s7_app *a, uint32_t id)
+{
+	for (size_t i = 0; i < a->nxfers; i++)
+		if (a->xfers[i]->id == id)
+			return a->xfers[i];
+	return NULL;
+}
+
+static struct s7_xfer *s7_xfer_by_name(struct s7_app *a, int upload,
+				       const char *fn, size_t n)
+{
+	for (size_t i = 0; i < a->nxfers; i++) {
+		struct s7_xfer *x = a->xfers[i];
+		if (x->upload == upload && x->filename_len == n &&
+		    memcmp(x->filename, fn, n) == 0)
+			return x;
+	}
+	return NULL;
+}
+
+static struct s7_xfer *s7_xfer_by_upload_id(struct s7_app *a, uint32_t uid)
+{
+	for (size_t i = 0; i < a->nxfers; i++) {
+		struct s7_xfer *x = a->xfers[i];
+		if (x->upload && x->has_upload_id && x->upload_id == uid)
+			return x;
+	}
+	return NULL;
+}
+
+static void s7_xfer_set_name(struct s7_xfer *x, const char *fn, size_t n)
+{
+	if (n > S7_FILENAME_MAX)
+		n = S7_FILENAME_MAX;
+	memcpy(x->filename, fn, n);
+	x->filename[n] = '\0';
+	x->filename_len = n;
+	x->has_block = mc7_parse_filename(fn, n, &x->type, &x->number, &x->fs) == 0;
+}
+
+static struct s7_xfer *s7_xfer_new(struct s7_app *a, const struct pg_pktinfo *pi,
+				   int upload, const char *fn, size_t n)
+{
+	if (a->nxfers >= PG_S7_MAX_XFERS) {
+		s7_limit(a, pi, LIM_XFERS, "block transfers in progress on one connection");
+		return NULL;
+	}
+	if (s7_charge(a, sizeof(struct s7_xfer)) < 0) {
+		s7_limit(a, pi, LIM_MEM, "memory for S7 session state");
+		return NULL;
+	}
+	struct s7_xfer *x = calloc(1, sizeof *x);
+	if (!x) {
+		s7_release(a, sizeof *x);
+		return NULL;
+	}
+	x->id = ++a->next_xfer_id;
+	x->upload = upload;
+	if (fn && n)
+		s7_xfer_set_name(x, fn, n);
+	a->xfers[a->nxfers++] = x;
+	return x;
+}
+
+static void s7_xfer_free(struct s7_app *a, struct s7_xfer *x)
+{
+	for (size_t i = 0; i < a->nxfers; i++) {
+		if (a->xfers[i] == x) {
+			a->xfers[i] = a->xfers[--a->nxfers];
+			break;
+		}
+	}
+	s7_free_buf(a, &x->buf, &x->cap);
+	free(x);
+	s7_release(a, sizeof *x);
+}
+
+static void s7_xfer_append(struct s7_app *a, const struct pg_pktinfo *pi,
+			   struct s7_xfer *x, const uint8_t *p, size_t n)
+{
+	x->slices++;
+	if (x->overflow || x->memfail || n == 0)
+		return;
+	size_t max = PG_MC7_MAX_BLOCK;
+	if (x->has_announced && (size_t)x->ann_load + PG_S7_XFER_SLACK < max)
+		max = (size_t)x->ann_load + PG_S7_XFER_SLACK;
+	if (n > max || x->len > max - n) {
+		x->overflow = 1;   /* stop collecting: it ends INVALID */
+		return;
+	}
+	if (s7_reserve(a, &x->buf, &x->cap, x->len + n, 1024, PG_MC7_MAX_BLOCK) < 0) {
+		x->memfail = 1;
+		s7_limit(a, pi, LIM_MEM, "memory for block transfers");
+		return;
+	}
+	memcpy(x->buf + x->len, p, n);
+	x->len += n;
+}
+
+/*
+ * End a transfer: one "s7.block.download" / "s7.block.upload" event with the
+ * checks' verdict, then free it.  why_incomplete != NULL forces INCOMPLETE.
+ */
+static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
+			   struct s7_xfer *x, const char *why_incomplete)
+{
+	struct pg_event ev;
+	const char *what = x->upload ? "upload" : "download";
+	s7_ev(a, &ev, pi, "s7comm", x->upload ? "s7.block.upload" : "s7.block.download",
+	      PG_SEV_NOTICE);
+	s7_set_block(a, &ev, x->has_block, x->type, x->number, x->fs,
+		     x->filename, x->filename_len);
+	if (!ev.object[0] && x->filename_len)
+		snprintf(ev.object, sizeof ev.object, "%.*s", (int)x->filename_len,
+			 x->filename);
+	ev.size = (int64_t)x->len;
+	pg_event_set_int(&ev, "slices", x->slices);
+	if (x->has_announced) {
+		pg_event_set_int(&ev, x->upload ? "total_len" : "load_len", x->ann_load);
+		if (!x->upload)
+			pg_event_set_int(&ev, "mc7_len", x->ann_mc7);
+	}
+	if (x->has_upload_id)
+		pg_event_set_int(&ev, "upload_id", x->upload_id);
+
+	const char *inc = why_incomplete;
+	if (!inc && x->gap)
+		inc = "bytes of the transfer were lost in a capture gap";
+	if (!inc && x->orphan)
+		inc = "the capture started in the middle of the transfer";
+	if (!inc && x->memfail)
+		inc = "the memory limit stopped the reassembly";
+	if (inc) {
+		ev.verdict = PG_V_INCOMPLETE;
+		pg_event_text(&ev, "%s of %s incomplete (%zu bytes seen): %s", what,
+			      ev.object[0] ? ev.object : "an unnamed block", x->len, inc);
+		a->s->st.transfers_incomplete++;
+		pg_sniff_emit(a->s, &ev);
+		s7_xfer_free(a, x);
+		return;
+	}
+
+	a->s->st.transfers_complete++;
+	pg_sha256(x->buf, x->len, ev.sha256);
+	ev.has_sha256 = 1;
+	ev.payload = x->buf;
+	ev.payload_len = x->len;
+	char why[400] = "";
+	struct mc7_block m;
+	struct pg_err e;
+	pg_err_clear(&e);
+	int mrc = mc7_parse(x->buf, x->len, &m, &e);
+	if (x->slice_err)
+		snprintf(why, sizeof why, "a block data reply carried an error or was malformed");
+	else if (x->overflow)
+		snprintf(why, sizeof why, "more block bytes arrived than announced");
+	else if (x->has_announced && x->len != x->ann_load)
+		snprintf(why, sizeof why, "received %zu bytes, %u were announced", x->len,
+			 x->ann_load);
+	else if (mrc < 0) {
+		char eb[320];
+		snprintf(why, sizeof why, "not a valid MC7 block: %s",
+			 pg_err_str(&e, eb, sizeof eb));
+	} else if (!x->upload && x->has_announced && m.code_len != x->ann_mc7)
+		snprintf(why, sizeof why, "MC7 code length %u in the block, %u announced",
+			 m.code_len, x->ann_mc7);
+	else if (x->has_block && (m.type != x->type || m.number != x->number))
+		snprintf(why, sizeof why, "the block header names another block than the file name");
+	if (mrc == 0) {
+		pg_event_set_str(&ev, "lang", mc7_lang_name(m.lang));
+		pg_event_set_int(&ev, "block_version", m.version);
+		pg_event_set_bool(&ev, "know_how", m.know_how);
+		if (!x->has_block)
+			mc7_block_id(m.type, m.number, ev.object, sizeof ev.object);
+	}
+	if (why[0]) {
+		ev.verdict = PG_V_INVALID;
+		pg_event_text(&ev, "%s of %s (%zu bytes) failed a check: %s", what,
+			      ev.object[0] ? ev.object : "an unnamed block", x->len, why);
+	} else {
+		ev.has_fp = 1;
+		memcpy(ev.strict, m.strict, 32);
+		memcpy(ev.logic_fp, m.logic_fp, 32);
+		pg_event_text(&ev, "%s of %s complete (%zu bytes)", what, ev.object, x->len);
+	}
+	pg_sniff_emit(a->s, &ev);
+	s7_xfer_free(a, x);
+}
+
+/* ---- S7comm ---- */
+
+static void s7_trace(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+		     const struct s7_pdu *u)
+{
+	struct pg_event ev;
+	s7_ev(a, &ev, pi, "s7comm", "s7.pdu", PG_SEV_INFO);
+	pg_event_set_str(&ev, "dir", dir_name(dir));
+	pg_event_set_int(&ev, "rosctr", u->rosctr);
+	pg_event_set_int(&ev, "pduref", u->pduref);
+	if (u->has_func)
+		pg_event_set_int(&ev, "func", u->func);
+	if (u->has_err) {
+		pg_event_set_int(&ev, "errcls", u->errcls);
+		pg_event_set_int(&ev, "errcod", u->errcod);
+	}
+	if (u->has_filename) {
+		pg_event_set_strn(&ev, "filename", u->filename, u->filename_len);
+	} else if (u->nblocks) {
+		/* As tshark lists them with -E occurrence=a: comma-separated. */
+		char list[S7_PI_MAX_BLOCKS * 9 + 1];
+		size_t o = 0;
+		for (unsigned i = 0; i < u->nblocks; i++) {
+			if (i)
+				list[o++] = ',';
+			memcpy(list + o, u->blocks[i].name, 8);
+			o += 8;
+		}
+		pg_event_set_strn(&ev, "filename", list, o);
+	}
+	const char *fn = u->has_func ? s7_func_name(u->func) : NULL;
+	pg_event_text(&ev, "S7 %s %s pduref %u%s%s", dir_name(dir),
+		      s7_rosctr_name(u->rosctr), u->pduref, fn ? " " : "", fn ? fn : "");
+	pg_sniff_emit(a->s, &ev);
+}
+
+static void s7_error_emit(struct s7_app *a, const struct pg_pktinfo *pi,
+			  const struct s7_pdu *u, int func, const char *extra)
+{
+	uint16_t code = (uint16_t)(u->errcls << 8 | u->errcod);
+	const char *name = s7_error_name(code);
+	struct pg_event ev;
+	s7_ev(a, &ev, pi, "s7comm", "s7.error", PG_SEV_WARNING);
+	pg_event_set_int(&ev, "errcls", u->errcls);
+	pg_event_set_int(&ev, "errcod", u->errcod);
+	if (func >= 0)
+		pg_event_set_int(&ev, "func", func);
+	pg_event_set_int(&ev, "pduref", u->pduref);
+	const char *fname = func >= 0 ? s7_func_name((uint8_t)func) : NULL;
+	pg_event_text(&ev, "PLC answered %s (pduref %u) with error 0x%04X%s%s%s%s",
+		      fname ? fname : "a job", u->pduref, code,
+		      name ? " (" : "", name ? name : "", name ? ")" : "",
+		      extra ? extra : "");
+	pg_sniff_emit(a->s, &ev);
+}
+
+static void s7_on_request_download(struct s7_app *a, const struct pg_pktinfo *pi,
+				   int dir, const struct s7_pdu *u)
+{
+	struct s7_job *j = s7_job_add(a, pi, dir, u->pduref, u->func);
+	if (!u->has_filename)
+		return;
+	if (j) {
+		memcpy(j->filename, u->filename, u->filename_len + 1);
+		j->filename_len = u->filename_len;
+	}
+	struct s7_xfer *old = s7_xfer_by_name(a, 0, u->filename, u->filename_len);
+	if (old)
+		s7_xfer_finish(a, pi, old, "a new download request for the same block started");
+	struct s7_xfer *x = s7_xfer_new(a, pi, 0, u->filename, u->filename_len);
+	if (x && u->has_lengths) {
+		x->has_announced = 1;
+		x->ann_load = u->load_len;
+		x->ann_mc7 = u->mc7_len;
+	}
+	struct pg_event ev;
+	s7_ev(a, &ev, pi, "s7comm", "s7.download.request", PG_SEV_NOTICE);
+	s7_set_block(a, &ev, u->filename_ok, u->blk_type, u->blk_number, u->blk_fs,
+		     u->filename, u->filename_len);
+	if (u->has_lengths) {
+		pg_event_set_int(&ev, "load_len", u->load_len);
+		pg_event_set_int(&ev, "mc7_len", u->mc7_len);
+	}
+	pg_event_text(&ev, "download of %s requested (%u bytes announced)",
+		      ev.object[0] ? ev.object : "a block", u->load_len);
+	pg_sniff_emit(a->s, &ev);
+}
+
+/* The PLC's Job 1B: names the block whose next slice it asks for. */
+static void s7_on_download_job(struct s7_app *a, const struct pg_pktinfo *pi,
+			       int dir, const struct s7_pdu *u)
+{
+	struct s7_job *j = s7_job_add(a, pi, dir, u->pduref, u->func);
+	if (!j || !u->has_filename)
+		return;
+	struct s7_xfer *x = s7_xfer_by_name(a, 0, u->filename, u->filename_len);
+	if (!x)   /* adopt an unnamed orphan (its first slice came without a job) */
+		x = s7_xfer_by_name(a, 0, "", 0);
+	if (x && !x->filename_len)
+		s7_xfer_set_name(x, u->filename, u->filename_len);
+	if (!x) {
+		x = s7_xfer_new(a, pi, 0, u->filename, u->filename_len);
+		if (x)
+			x->orphan = 1;   /* no Request Download seen */
+	}
+	if (x)
+		j->xfer_id = x->id;
+}
+
+/* Block data reply (1B Ack_Data or 1E Ack_Data): one slice. */
+static void s7_on_slice(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+			const struct s7_pdu *u, int prc, const struct s7_job *j,
+			int have_job)
+{
+	int upload = u->func == S7_F_UPLOAD;
+	struct s7_xfer *x = NULL;
+	if (have_job && !upload && j->xfer_id)
+		x = s7_xfer_by_id(a, j->xfer_id);
+	if (have_job && upload && j->has_upload_id)
+		x = s7_xfer_by_upload_id(a, j->upload_id);
+	if (!x && !have_job) {
+		/* The job was not seen: a transfer already broken by a gap may
+		 * still take it (it ends INCOMPLETE anyway). */
+		for (size_t i = 0; i < a->nxfers && !x; i++)
+			if (a->xfers[i]->upload == upload && a->xfers[i]->gap)
+				x = a->xfers[i];
+	}
+	if (!x) {
+		x = s7_xfer_new(a, pi, upload, have_job ? j->filename : NULL,
+				have_job ? j->filename_len : 0);
+		if (!x)
+			return;
+		x->orphan = 1;
+		if (have_job && upload && j->has_upload_id) {
+			x->has_upload_id = 1;
+			x->upload_id = j->upload_id;
+		}
+	}
+	int err = (u->errcls | u->errcod) != 0 || (u->status & S7_FS_ERROR) || prc != 0;
+	if (err) {
+		x->slice_err = 1;
+		if ((u->errcls | u->errcod) != 0)
+			s7_error_emit(a, pi, u, u->func, NULL);
+	}
+	if (u->has_slice)
+		s7_xfer_append(a, pi, x, u->slice, u->slice_len);
+	if (!(u->status & S7_FS_MORE) && !err)
+		s7_xfer_finish(a, pi, x, NULL);
+}
+
+static void s7_on_download_end(struct s7_app *a, const struct pg_pktinfo *pi,
+			       int dir, const struct s7_pdu *u)
+{
+	s7_job_add(a, pi, dir, u->pduref, u->func);
+	struct s7_xfer *x = u->has_filename ?
+		s7_xfer_by_name(a, 0, u->filename, u->filename_len) : NULL;
+	if (x) {
+		if (u->blk_err) {
+			char why[96];
+			snprintf(why, sizeof why, "the PLC ended the download with error 0x%04X",
+				 u->blk_err);
+			s7_xfer_finish(a, pi, x, why);
+		} else {
+			s7_xfer_finish(a, pi, x, NULL);
+		}
+	}
+	struct pg_event ev;
+	s7_ev(a, &ev, pi, "s7comm", "s7.download.end", PG_SEV_INFO);
+	s7_set_block(a, &ev, u->filename_ok, u->blk_type, u->blk_number, u->blk_fs,
+		     u->filename, u->filename_len);
+	pg_event_set_int(&ev, "error_code", u->blk_err);
+	pg_event_text(&ev, "download of %s ended (error code 0x%04X)",
+		      ev.object[0] ? ev.object : "a block", u->blk_err);
+	pg_sniff_emit(a->s, &ev);
+}
+
+static void s7_on_pi(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+		     const struct s7_pdu *u)
+{
+	s7_job_add(a, pi, dir, u->pduref, u->func);
+	if (!u->has_service)
+		return;
+	const char *kind = "s7.pi";
+	enum pg_sev sev = PG_SEV_NOTICE;
+	int is_blocks = 0;
+	if (u->service_len == 5 && !memcmp(u->service, "_INSE", 5)) {
+		kind = "s7.block.activate";
+		is_blocks = 1;
+	} else if (u->service_len == 5 && !memcmp(u->service, "_DELE", 5)) {
+		kind = "s7.block.delete";
+		sev = PG_SEV_WARNING;
+		is_blocks = 1;
+	} else if (u->service_len == 9 && !memcmp(u->service, "P_PROGRAM", 9)) {
+		kind = "s7.plc.start";
+	}
+	struct pg_event ev;
+	s7_ev(a, &ev, pi, "s7comm", kind, sev);
+	pg_event_set_strn(&ev, "service", u->service, u->service_len);
+	if (a->has_rackslot) {
+		pg_event_set_int(&ev, "rack", a->rack);
+		pg_event_set_int(&ev, "slot", a->slot);
+	}
+	if (is_blocks) {
+		json_t *ids = json_array(), *fss = json_array();
+		size_t o = 0;
+		for (unsigned i = 0; i < u->nblocks; i++) {
+			const struct s7_pi_block *b = &u->blocks[i];
+			char id[24];
+			if (b->valid)
+				mc7_block_id(b->type, b->number, id, sizeof id);
+			else
+				snprintf(id, sizeof id, "?%.8s", b->name);
+			/* Raw bytes may be anything: only safe characters in ids. */
+			for (char *c = id; *c; c++)
+				if (*c < 0x20 || *c > 0x7E)
+					*c = '?';
+			char fs[2] = { b->valid ? b->fs : '?', 0 };
+			json_array_append_new(ids, json_string(id));
+			json_array_append_new(fss, json_string(fs));
+			int w = snprintf(ev.object + o, sizeof ev.object - o, "%s%s",
+					 i ? "," : "", id);
+			if (w > 0 && (size_t)w < sizeof ev.object - o)
+				o += (size_t)w;
+		}
+		pg_event_set_json(&ev, "blocks", ids);
+		pg_event_set_json(&ev, "filesystems", fss);
+		pg_event_text(&ev, "PI %.*s: %s %u block(s) %s", (int)u->service_len,
+			      u->service, sev == PG_SEV_WARNING ? "delete" : "activate",
+			      u->nblocks, ev.object);
+	} else if (!strcmp(kind, "s7.plc.start")) {
+		/* Warm restart carries an empty parameter block, cold restart "C ". */
+		const char *mode = NULL;
+		struct cur c = cur_init(u->pi_param, u->pi_param_len);
+		if (u->pi_param_len == 0)
+			mode = "warm";
+		else if (cur_peek(&c, 0) == 'C')
+			mode = "cold";
+		if (mode)
+			pg_event_set_str(&ev, "start", mode);
+		if (u->pi_param_len)
+			pg_event_set_hex(&ev, "argument", u->pi_param, u->pi_param_len);
+		pg_event_text(&ev, "PLC start requested (P_PROGRAM%s%s)",
+			      mode ? ", " : "", mode ? mode : "");
+	} else {
+		if (u->pi_param_len)
+			pg_event_set_hex(&ev, "argument", u->pi_param, u->pi_param_len);
+		pg_event_text(&ev, "PI service %.*s requested", (int)u->service_len,
+			      u->service);
+	}
+	pg_sniff_emit(a->s, &ev);
+}
+
+static void s7_on_job(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+		      const struct s7_pdu *u, int prc)
+{
+	struct s7_job *j;
+	switch (u->func) {
+	case S7_F_REQ_DOWNLOAD:
+		s7_on_request_download(a, pi, dir, u);
+		break;
+	case S7_F_DOWNLOAD_BLOCK:
+		s7_on_download_job(a, pi, dir, u);
+		break;
+	case S7_F_DOWNLOAD_END:
+		s7_on_download_end(a, pi, dir, u);
+		break;
+	case S7_F_START_UPLOAD:
+	case S7_F_UPLOAD:
+		j = s7_job_add(a, pi, dir, u->pduref, u->func);
+		if (j && u->has_filename) {
+			memcpy(j->filename, u->filename, u->filename_len + 1);
+			j->filename_len = u->filename_len;
+		}
+		if (j && u->has_upload_id) {
+			j->has_upload_id = 1;
+			j->upload_id = u->upload_id;
+		}
+		break;
+	case S7_F_END_UPLOAD: {
+		s7_job_add(a, pi, dir, u->pduref, u->func);
+		struct s7_xfer *x = u->has_upload_id ?
+			s7_xfer_by_upload_id(a, u->upload_id) : NULL;
+		struct pg_event ev;
+		s7_ev(a, &ev, pi, "s7comm", "s7.upload.end", PG_SEV_INFO);
+		if (x)
+			s7_set_block(a, &ev, x->has_block, x->type, x->number, x->fs,
+				     x->filename, x->filename_len);
+		pg_event_set_int(&ev, "upload_id", u->upload_id);
+		pg_event_set_int(&ev, "error_code", u->blk_err);
+		pg_event_text(&ev, "upload %u ended (error code 0x%04X)", u->upload_id,
+			      u->blk_err);
+		if (x)
+			s7_xfer_finish(a, pi, x, u->blk_err ?
+				       "the upload was ended with an error code" : NULL);
+		pg_sniff_emit(a->s, &ev);
+		break;
+	}
+	case S7_F_PI:
+		s7_on_pi(a, pi, dir, u);
+		break;
+	case S7_F_PLC_STOP: {
+		s7_job_add(a, pi, dir, u->pduref, u->func);
+		struct pg_event ev;
+		s7_ev(a, &ev, pi, "s7comm", "s7.plc.stop", PG_SEV_ALERT);
+		if (u->has_service)
+			pg_event_set_strn(&ev, "service", u->service, u->service_len);
+		if (a->has_rackslot) {
+			pg_event_set_int(&ev, "rack", a->rack);
+			pg_event_set_int(&ev, "slot", a->slot);
+		}
+		pg_event_text(&ev, "PLC stop requested");
+		pg_sniff_emit(a->s, &ev);
+		break;
+	}
+	default:
+		s7_job_add(a, pi, dir, u->pduref, u->func);
+		break;
+	}
+	(void)prc;
+}
+
+static void s7_on_reply(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+			const struct s7_pdu *u, int prc)
+{
+	struct s7_job j;
+	memset(&j, 0, sizeof j);
+	int have = s7_job_take(a, dir, u->pduref, &j);
+	int func = u->has_func ? u->func : (have ? j.func : -1);
+	int err = (u->errcls | u->errcod) != 0;
+
+	if (u->rosctr == S7_ACK_DATA && u->has_func &&
+	    (u->func == S7_F_DOWNLOAD_BLOCK || u->func == S7_F_UPLOAD)) {
+		s7_on_slice(a, pi, dir, u, prc, &j, have);
+		return;
+	}
+	if (err) {
+		const char *extra = NULL;
+		if (func == S7_F_REQ_DOWNLOAD && have && j.filename_len) {
+			struct s7_xfer *x = s7_xfer_by_name(a, 0, j.filename, j.filename_len);
+			if (x)
+				s7_xfer_free(a, x);   /* refused: nothing will follow */
+			extra = ": download refused";
+		}
+		s7_error_emit(a, pi, u, func, extra);
+		return;
+	}
+	if (u->rosctr != S7_ACK_DATA || !u->has_func)
+		return;
+	if (u->func == S7_F_SETUP && u->has_setup) {
+		struct pg_event ev;
+		s7_ev(a, &ev, pi, "s7comm", "s7.setup", PG_SEV_INFO);
+		pg_event_set_int(&ev, "pdu_size", u->pdu_size);
+		pg_event_set_int(&ev, "amq_calling", u->amq_calling);
+		pg_event_set_int(&ev, "amq_called", u->amq_called);
+		pg_event_text(&ev, "S7 communication set up: PDU size %u", u->pdu_size);
+		pg_sniff_emit(a->s, &ev);
+	} else if (u->func == S7_F_START_UPLOAD && u->has_upload_id) {
+		struct s7_xfer *old = s7_xfer_by_upload_id(a, u->upload_id);
+		if (old)
+			s7_xfer_finish(a, pi, old, "a new upload reused its id");
+		struct s7_xfer *x = s7_xfer_new(a, pi, 1, have ? j.filename : NULL,
+						have ? j.filename_len : 0);
+		if (x) {
+			x->has_upload_id = 1;
+			x->upload_id = u->upload_id;
+			if (u->has_total) {
+				x->has_announced = 1;
+				x->ann_load = u->total_len;
+			}
+		}
+		struct pg_event ev;
+		s7_ev(a, &ev, pi, "s7comm", "s7.upload.start", PG_SEV_NOTICE);
+		if (x)
+			s7_set_block(a, &ev, x->has_block, x->type, x->number, x->fs,
+				     x->filename, x->filename_len);
+		pg_event_set_int(&ev, "upload_id", u->upload_id);
+		if (u->has_total)
+			pg_event_set_int(&ev, "total_len", u->total_len);
+		pg_event_text(&ev, "upload of %s started (%u bytes announced)",
+			      ev.object[0] ? ev.object : "a block", u->total_len);
+		pg_sniff_emit(a->s, &ev);
+	}
+}
+
+static void s7_on_s7comm(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+			 const uint8_t *p, size_t n, uint64_t off)
+{
+	struct s7_pdu *u = malloc(sizeof *u);   /* ~2.5 KB: keep it off the stack */
+	if (!u)
+		return;
+	struct pg_err e;
+	pg_err_clear(&e);
+	int rc = s7_parse_pdu(p, n, 0, u, &e);
+	char eb[360];
+	if (rc < 0) {
+		a->s->st.s7_bad++;
+		s7_malformed(a, pi, dir, off + (e.offset != PG_NO_OFFSET ? e.offset : 0),
+			     pg_err_str(&e, eb, sizeof eb));
+		free(u);
+		return;
+	}
+	a->s->st.s7_pdus++;
+	if (a->s->cfg.pdu_trace)
+		s7_trace(a, pi, dir, u);
+	if (rc > 0 && !(u->errcls | u->errcod))
+		s7_malformed(a, pi, dir, off + (e.offset != PG_NO_OFFSET ? e.offset : 0),
+			     pg_err_str(&e, eb, sizeof eb));
+	if (u->rosctr == S7_JOB && u->has_func)
+		s7_on_job(a, pi, dir, u, rc);
+	else if (u->rosctr == S7_ACK || u->rosctr == S7_ACK_DATA)
+		s7_on_reply(a, pi, dir, u, rc);
+	free(u);
+}
+
+/* ---- S7comm-plus ---- */
+
+static void s7p_session_emit(struct s7_app *a, const struct pg_pktinfo *pi,
+			     enum pg_sev sev, const char *why)
+{
+	if (a->s7p_done)
+		return;
+	a->s7p_done = 1;
+	struct pg_event ev;
+	s7_ev(a, &ev, pi, "s7comm-plus", "s7plus.session", sev);
+	ev.verdict = PG_V_UNVERIFIABLE;
+	static const char *vn[5] = { "v1", "v2", "v3", "system", "keepalive" };
+	json_t *vc = json_object();
+	for (int i = 0; i < 5; i++)
+		json_object_set_new(vc, vn[i], json_integer((json_int_t)a->s7p_ver[i]));
+	pg_event_set_json(&ev, "versions", vc);
+	pg_event_set_bool(&ev, "tls", a->s7p_tls);
+	pg_event_set_bool(&ev, "init_ssl", a->s7p_initssl);
+	pg_event_set_bool(&ev, "program_activity", a->s7p_prog);
+	pg_event_set_str(&ev, "reason", why);
+	pg_event_text(&ev, "S7comm-plus session observed, content not verifiable: %s", why);
+	pg_sniff_emit(a->s, &ev);
+}
+
+static void s7_on_s7plus(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+			 const uint8_t *p, size_t n, uint64_t off)
+{
+	struct s7p_pdu q;
+	struct pg_err e;
+	pg_err_clear(&e);
+	if (s7p_parse(p, n, 0, &q, &e) < 0) {
+		char eb[360];
+		a->s->st.s7_bad++;
+		s7_malformed(a, pi, dir, off + (e.offset != PG_NO_OFFSET ? e.offset : 0),
+			     pg_err_str(&e, eb, sizeof eb));
+		return;
+	}
+	a->s->st.s7plus_pdus++;
+	a->s7p_seen = 1;
+	int vi = q.version <= 3 ? q.version - 1 : (q.version == 0xFE ? 3 : 4);
+	a->s7p_ver[vi]++;
+	if (!q.has_function || q.opcode != S7P_OP_REQUEST)
+		return;
+	if (q.function == S7P_FN_INIT_SSL) {
+		a->s7p_initssl = 1;
+		s7p_session_emit(a, pi, PG_SEV_WARNING,
+				 "InitSSL: the session switches to TLS");
+	} else if (q.function == S7P_FN_CREATE_OBJECT ||
+		   q.function == S7P_FN_DELETE_OBJECT ||
+		   q.function == S7P_FN_SET_MULTI_VARS) {
+		a->s7p_prog = 1;
+		char why[96];
+		snprintf(why, sizeof why, "%s request (program or object activity)",
+			 s7p_function_name(q.function));
+		s7p_session_emit(a, pi, PG_SEV_WARNING, why);
+	}
+}
+
+/* ---- COTP DT reassembly and PDU dispatch ---- */
+
+static void s7_dispatch(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+			const uint8_t *p, size_t n, uint64_t off)
+{
+	struct cur c = cur_init(p, n);
+	int b0 = cur_peek(&c, 0);
+	if (b0 < 0)
+		return;            /* an empty PDU: nothing to say */
+	if (b0 == S7_PROTID) {
+		s7_on_s7comm(a, pi, dir, p, n, off);
+	} else if (b0 == S7P_PROTID) {
+		s7_on_s7plus(a, pi, dir, p, n, off);
+	} else if (a->s7p_seen || a->s7p_initssl) {
+		/* Not 0x72 on an S7comm-plus connection: TLS records. */
+		a->s7p_tls = 1;
+		s7p_session_emit(a, pi, PG_SEV_WARNING,
+				 "encrypted (TLS) payload on an S7comm-plus connection");
+	} else {
+		char why[64];
+		a->s->st.s7_bad++;
+		snprintf(why, sizeof why, "unknown protocol id 0x%02x in a COTP DT", b0);
+		s7_malformed(a, pi, dir, off, why);
+	}
+}
+
+static void s7_on_dt(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+		     const struct cotp_tpdu *t)
+{
+	struct s7_dir *d = &a->d[dir];
+	a->s->st.cotp_dt++;
+	if (d->pdu_len == 0 && d->frags == 0 && !d->pdu_drop)
+		d->pdu_off = t->payload_off;
+	if (t->payload_len && !d->pdu_drop) {
+		if (++d->frags > PG_S7_MAX_FRAGS) {
+			s7_limit(a, pi, LIM_FRAGS, "COTP DT fragments in one PDU");
+			d->pdu_drop = 1;
+		} else if (d->pdu_len + t->payload_len > PG_S7_PDU_MAX) {
+			s7_limit(a, pi, LIM_PDU, "reassembled S7 PDU size");
+			d->pdu_drop = 1;
+		} else if (s7_reserve(a, &d->pdu, &d->pdu_cap, d->pdu_len + t->payload_len,
+				      1024, PG_S7_PDU_MAX) < 0) {
+			s7_limit(a, pi, LIM_MEM, "memory for PDU reassembly");
+			d->pdu_drop = 1;
+		} else {
+			memcpy(d->pdu + d->pdu_len, t->payload, t->payload_len);
+			d->pdu_len += t->payload_len;
+		}
+	}
+	if (!t->eot)
+		return;
+	if (d->pdu_drop)
+		a->s->st.s7_bad++;
+	else if (d->pdu_len)
+		s7_dispatch(a, pi, dir, d->pdu, d->pdu_len, d->pdu_off);
+	d->pdu_len = 0;
+	d->frags = 0;
+	d->pdu_drop = 0;
+}
+
+static void s7_on_tpkt(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+		       const uint8_t *p, size_t n, uint64_t off)
+{
+	struct cotp_tpdu t;
+	struct pg_err e;
+	pg_err_clear(&e);
+	a->s->st.tpkt++;
+	/* Offsets in errors: relative to the TPKT, made absolute below. */
+	struct cur c = cur_init(p, n);
+	cur_skip(&c, COTP_TPKT_HDR);
+	if (cotp_parse(c.p, cur_left(&c), COTP_TPKT_HDR, &t, &e) < 0) {
+		char eb[360];
+		a->s->st.s7_bad++;
+		s7_malformed(a, pi, dir, off + (e.offset != PG_NO_OFFSET ? e.offset : 0),
+			     pg_err_str(&e, eb, sizeof eb));
+		return;
+	}
+	t.payload_off += off;
+	switch (t.type) {
+	case COTP_CR:
+	case COTP_CC:
+		if (t.calling.len)
+			a->calling = t.calling;
+		if (t.called.len)
+			a->called = t.called;
+		if (t.type == COTP_CR)
+			a->cr_seen = 1;
+		else
+			s7_connect_emit(a, pi, 1);
+		break;
+	case COTP_DT:
+		if (a->cr_seen && !a->connect_done)
+			s7_connect_emit(a, pi, 0);   /* CR alone: its CC was not seen */
+		s7_on_dt(a, pi, dir, &t);
+		break;
+	case COTP_DR: a->dr++; break;
+	case COTP_DC: a->dc++; break;
+	case COTP_ER: a->er++; break;
+	default: break;
+	}
+}
+
+/* ---- TPKT stream framing ---- */
+
+static void s7_resync_start(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
+			    uint64_t off, const char *reason)
+{
+	struct s7_dir *d = &a->d[dir];
+	d->resync = 1;
+	d->resync_quiet = 0;
+	d->skipped = 0;
+	a->s->st.resyncs++;
+	char why[400];
+	snprintf(why, sizeof why, "%s; scanning for the next TPKT header", reason);
+	s7_malformed(a, pi, dir, off, why);
+}
+
+/* Frame every complete TPKT in d->buf; keep the unfinished rest. */
+static void s7_drain(struct s7_app *a, const struct pg_pktinfo *pi, int dir)
+{
+	struct s7_dir *d = &a->d[dir];
+	size_t pos = 0;
+	for (;;) {
+		size_t avail = d->len - pos;
+		const uint8_t *q = d->buf + pos;
+		if (d->resync) {
+			int r = 0;
+			while (avail > 0 && (r = cotp_tpkt_plausible(q, avail)) == 0) {
+				pos++;
+				q++;
+				avail--;
+				d->skipped++;
+			}
+			if (avail == 0 || r < 0)
+				break;
+			if (d->resync_quiet && d->skipped)
+				a->s->st.resyncs++;   /* after a gap: counted, no event */
+			d->resync = 0;
+			d->resync_quiet = 0;
+		}
+		uint16_t tl = 0;
+		struct pg_err e;
+		pg_err_clear(&e);
+		int r = cotp_tpkt_header(q, avail, d->off + pos, &tl, &e);
+		if (r == 0)
+			break;
+		if (r > 0 && avail >= 5) {
+			struct cur c = cur_init(q, avail);
+			int li = cur_peek(&c, 4);
+			if (li > tl - 5)
+				r = pg_err_set(&e, d->off + pos + 4, "cotp.li",
+					       "COTP LI %d does not fit TPKT length %u", li, tl);
+		}
+		if (r < 0) {
+			char eb[360];
+			s7_resync_start(a, pi, dir, d->off + pos, pg_err_str(&e, eb, sizeof eb));
+			pos++;
+			d->skipped++;
+			continue;
+		}
+		if (avail < tl)
+			break;
+		s7_on_tpkt(a, pi, dir, q, tl, d->off + pos);
+		pos += tl;
+	}
+	if (pos) {
+		memmove(d->buf, d->buf + pos, d->len - pos);
+		d->len -= pos;
+		d->off += pos;
+	}
+}
+
+static void *s7_open(struct pg_sniff *s, const struct pg_flowinfo *fi)
+{
+	if (pg_mem_charge(s, sizeof(struct s7_app)) < 0)
+		return NULL;
+	struct s7_app *a = calloc(1, sizeof *a);
+	if (!a) {
+		pg_mem_release(s, sizeof(struct s7_app));
+		return NULL;
+	}
+	a->s = s;
+	a->fi = *fi;
+	a->mem = 0;   /* the struct itself is charged globally only */
+	/* A flow picked up mid-way may start inside a TPKT. */
+	if (fi->midstream) {
+		a->d[0].resync = a->d[1].resync = 1;
+		a->d[0].resync_quiet = a->d[1].resync_quiet = 1;
+	}
+	return a;
+}
+
+static void s7_gap(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi);
+
+static void s7_data(void *app, int dir, const uint8_t *p, size_t n,
+		    const struct pg_pktinfo *pi)
+{
+	struct s7_app *a = app;
+	if (!a || (dir != 0 && dir != 1))
+		return;
+	struct s7_dir *d = &a->d[dir];
+	struct cur in = cur_init(p, n);
+	while (cur_left(&in) > 0) {
+		size_t need = d->len + cur_left(&in);
+		if (need > PG_S7_STREAM_BUF)
+			need = PG_S7_STREAM_BUF;
+		if (s7_reserve(a, &d->buf, &d->cap, need, PG_S7_STREAM_BUF_MIN,
+			       PG_S7_STREAM_BUF) < 0 && d->cap == d->len) {
+			/* No room to frame: what we drop is a gap to us. */
+			s7_limit(a, pi, LIM_MEM, "memory for TPKT framing");
+			s7_gap(a, dir, cur_left(&in), pi);
+			return;
+		}
+		size_t room = d->cap - d->len;
+		size_t take = cur_left(&in) < room ? cur_left(&in) : room;
+		cur_copy(&in, d->buf + d->len, take);
+		d->len += take;
+		s7_drain(a, pi, dir);
+	}
+}
+
+static void s7_gap(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi)
+{
+	struct s7_app *a = app;
+	if (!a || (dir != 0 && dir != 1))
+		return;
+	struct s7_dir *d = &a->d[dir];
+	d->off += d->len + n;
+	d->len = 0;
+	d->pdu_len = 0;
+	d->frags = 0;
+	d->pdu_drop = 0;
+	d->resync = 1;
+	d->resync_quiet = 1;
+	d->skipped = 0;
+	for (size_t i = 0; i < a->nxfers; i++)
+		a->xfers[i]->gap = 1;
+}
+
+static void s7_close(void *app, const struct pg_pktinfo *pi)
+{
+	struct s7_app *a = app;
+	if (!a)
+		return;
+	if (a->cr_seen && !a->connect_done)
+		s7_connect_emit(a, pi, 0);
+	while (a->nxfers)
+		s7_xfer_finish(a, pi, a->xfers[a->nxfers - 1],
+			       "capture ended / flow closed before the transfer completed");
+	if (a->s7p_seen && !a->s7p_done)
+		s7p_session_emit(a, pi, PG_SEV_NOTICE,
+				 "S7comm-plus content is not decoded");
+	for (int i = 0; i < 2; i++) {
+		s7_free_buf(a, &a->d[i].buf, &a->d[i].cap);
+		s7_free_buf(a, &a->d[i].pdu, &a->d[i].pdu_cap);
+	}
+	free(a->jobs);
+	s7_release(a, a->jobs_cap * sizeof *a->jobs);
+	struct pg_sniff *s = a->s;
+	free(a);
+	pg_mem_release(s, sizeof(struct s7_app));
+}
+
+const struct pg_app_ops pg_s7_app = {
+	.name = "s7",
+	.open = s7_open,
+	.data = s7_data,
+	.gap = s7_gap,
+	.close = s7_close,
+};
