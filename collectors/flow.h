@@ -24,6 +24,32 @@
 
 struct flowtab;
 
+/* Named maxima of the flow table (kept here, not in pg_limits.h, to avoid
+ * edit conflicts in the shared header). */
+#define PG_FLOW_WIN_MAX     (64u << 10) /* delivered bytes kept per direction to
+					   judge retransmissions (lazily grown) */
+#define PG_FLOW_WIN_MIN     (2u << 10)  /* first window allocation */
+#define PG_FLOW_MAX_SEGS    1024        /* out-of-order segments per direction */
+#define PG_FLOW_MAX_AHEAD   (1u << 30)  /* farthest seq ahead we buffer (max TCP
+					   window with scaling) */
+#define PG_FLOW_RST_WINDOW  (1u << 20)  /* a RST farther than this from the next
+					   expected seq is ignored (RFC 5961) */
+#define PG_FLOW_TOMBSTONE_S 30          /* a closed flow keeps its tuple this long
+					   so that late segments do not start a
+					   spurious mid-stream flow */
+#define PG_FLOW_CHECK_PKTS  4096        /* idle check at least this often */
+#define PG_FLOW_MAX_BUCKETS (1u << 20)
+
+/* Counters that have no slot in struct pg_sniff_stats. */
+struct flowtab_counts {
+	uint64_t closed_fin;      /* FIN seen both ways */
+	uint64_t closed_rst;      /* accepted RST */
+	uint64_t rst_ignored;     /* RST outside the window */
+	uint64_t out_of_window;   /* segments too far ahead, dropped */
+	uint64_t after_close;     /* segments on a closed flow's tuple, dropped */
+	uint64_t new_on_tuple;    /* a SYN replaced an existing flow */
+};
+
 /* s7 / modbus: the applications for flows on cfg.s7_port / cfg.modbus_port
  * (either may be NULL: such flows are then counted as other_ports). */
 struct flowtab *flowtab_new(struct pg_sniff *s, const struct pg_app_ops *s7,
@@ -34,6 +60,8 @@ void flowtab_packet(struct flowtab *ft, const struct nd_tcp *t,
 /* End of input: flush buffered data (holes become gaps) and close all flows. */
 void flowtab_close_all(struct flowtab *ft, const struct pg_pktinfo *pi);
 void flowtab_free(struct flowtab *ft);
+/* Flows being tracked (open; closed tuples kept briefly are not counted). */
 size_t flowtab_count(const struct flowtab *ft);
+void flowtab_get_counts(const struct flowtab *ft, struct flowtab_counts *out);
 
 #endif

@@ -14,6 +14,11 @@
 #include <stdint.h>
 #include "pgerr.h"
 
+/* Named maxima of the decoder (additive to pg_limits.h, kept here to avoid
+ * edit conflicts in the shared header). */
+#define PG_ND_MAX_VLAN   4   /* 802.1Q/802.1ad/0x9100 tags in one frame */
+#define PG_ND_MAX_EXTHDR 8   /* IPv6 extension headers before TCP */
+
 enum nd_result {
 	ND_TCP = 0,       /* out is filled */
 	ND_NOT_IP,        /* ARP, LLDP, other ethertypes: not an error */
