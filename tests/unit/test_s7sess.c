@@ -309,7 +309,8 @@ static void send_pi(struct feed *f, uint16_t ref, const char *svc,
 {
 	uint8_t p[128] = { 0x28, 0, 0, 0, 0, 0, 0, 0xFD };
 	put16(p + 8, (unsigned)bl);
-	memcpy(p + 10, blk, bl);
+	if (bl)
+		memcpy(p + 10, blk, bl);
 	size_t sl = strlen(svc);
 	p[10 + bl] = (uint8_t)sl;
 	memcpy(p + 11 + bl, svc, sl);
