@@ -261,7 +261,7 @@ static enum nd_result nd_ipv6(struct cur *c, const struct nd_frame *fr,
 		} else {
 			ext = ((size_t)hlen + 1) * 8;
 		}
-		cur_skip(&ip, ext - 2);
+		cur_skip(&ip, ext - (cur_off(&ip) - eoff));
 		if (ip.err)
 			return nd_bad(err, eoff, "ipv6/ext",
 				      "IPv6 extension header cut short");
