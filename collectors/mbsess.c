@@ -57,6 +57,7 @@ struct mb_dir {
 	uint64_t bytes;        /* delivered to us */
 	uint64_t dropped;      /* bytes skipped while resynchronising */
 	int resync;            /* scanning for a header */
+	int at_seg;            /* buf[0] is the start of a segment (unproven flows) */
 	int episode;           /* a malformed episode is open */
 };
 
@@ -515,7 +516,8 @@ static void file_emit(struct mbsess *m, struct mb_file *f, const struct pg_pktin
 	if (!f->used || f->done)
 		return;
 	f->done = 1;
-	qsort(f->rec, f->nrec, sizeof *f->rec, rec_cmp);
+	if (f->nrec)
+		qsort(f->rec, f->nrec, sizeof *f->rec, rec_cmp);
 	for (size_t i = 1; i < f->nrec; i++)
 		if ((uint32_t)f->rec[i - 1].recno + f->rec[i - 1].words > f->rec[i].recno)
 			overlap = 1;
@@ -1102,18 +1104,30 @@ static void mb_frame(struct mbsess *m, int dir, const struct pg_pktinfo *pi)
 	struct pg_err e;
 
 	for (;;) {
-		if (d->resync) {
+		if (d->resync && !m->confirmed) {
+			/* Until the flow has proved to be Modbus a header is only
+			 * believed at the start of a segment: scanning inside other
+			 * protocols (RPC, TLS) finds runs of zeros that pass as MBAP. */
+			if (d->at_seg && d->have < PG_MB_MBAP_LEN + 1)
+				return;
+			if (!d->at_seg || !dir_plausible_at(d, 0)) {
+				d->dropped += d->have;
+				dir_drop(d, d->have);
+				d->at_seg = 0;
+				if (d->dropped > PG_MB_PROBE_BYTES)
+					m->given_up = 1;
+				return;
+			}
+			d->at_seg = 0;
+			d->resync = 0;
+		} else if (d->resync) {
 			size_t i = 0;
 			while (i + PG_MB_MBAP_LEN + 1 <= d->have && !dir_plausible_at(d, i))
 				i++;
 			d->dropped += i;
 			dir_drop(d, i);
-			if (d->have < PG_MB_MBAP_LEN + 1) {
-				/* Nothing found yet: keep a possible header start. */
-				if (!m->confirmed && d->dropped > PG_MB_PROBE_BYTES)
-					m->given_up = 1;
-				return;
-			}
+			if (d->have < PG_MB_MBAP_LEN + 1)
+				return;  /* nothing yet: keep a possible header start */
 			d->resync = 0;
 		}
 		if (d->have < PG_MB_MBAP_LEN)
@@ -1163,6 +1177,11 @@ static void mb_data(void *app, int dir, const uint8_t *p, size_t n,
 	struct mb_dir *d = &m->d[dir];
 	struct cur c = cur_init(p, n);
 	d->bytes += n;
+	if (d->resync && !m->confirmed && !d->at_seg) {
+		d->dropped += d->have;
+		dir_drop(d, d->have);
+		d->at_seg = 1;
+	}
 	while (!m->given_up && cur_left(&c)) {
 		size_t room = sizeof d->buf - d->have;
 		size_t k = cur_left(&c) < room ? cur_left(&c) : room;
