@@ -328,6 +328,65 @@ static void test_garbage_inside_resyncs(void **state)
 	assert_int_equal(count_kind("modbus.pdu"), 3);
 }
 
+/* Sun RPC over TCP on port 502 (modbus-and-non-modbus-p502.pcap frame 39,
+ * typed): its zeros hold an MBAP-looking run ("00 00 00 00 00 02 00 01") that
+ * a scan inside the segment would believe. */
+static void test_rpc_zeros_not_modbus(void **state)
+{
+	(void)state;
+	static const uint8_t rpc[] = {
+		0x80, 0x00, 0x00, 0x28, 0x7e, 0x86, 0xab, 0x4a, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 0x86, 0xa3, 0x00, 0x00, 0x00, 0x03,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+	struct sess t;
+	sess_open(&t, 1);
+	feed(&t, PG_DIR_C2S, rpc, sizeof rpc);
+	sess_close(&t);
+	assert_int_equal(t.s.st.modbus_adus, 0);
+	assert_int_equal(count_kind("modbus.pdu"), 0);
+	assert_int_equal(count_kind("modbus.malformed"), 0);
+	assert_int_equal(count_kind("modbus.not_modbus"), 1);
+}
+
+/* Picked up in the middle of an ADU: the tail is malformed, the next
+ * segment starts a real ADU; one malformed event, then normal parsing. */
+static void test_midstream_pickup(void **state)
+{
+	(void)state;
+	uint8_t b[64];
+	size_t n = adu(b, 1, 1, read_rsp, sizeof read_rsp);
+	struct sess t;
+	sess_open(&t, 0);
+	feed(&t, PG_DIR_S2C, b + 5, n - 5);  /* tail of an ADU */
+	feed(&t, PG_DIR_S2C, b, n);
+	feed(&t, PG_DIR_S2C, b, n);
+	sess_close(&t);
+	assert_int_equal(t.s.st.modbus_adus, 2);
+	assert_int_equal(count_kind("modbus.malformed"), 1);
+	assert_int_equal(count_kind("modbus.not_modbus"), 0);
+}
+
+/* A long non-Modbus stream is given up after a bound, not scanned forever. */
+static void test_give_up_bound(void **state)
+{
+	(void)state;
+	uint8_t junk[1000];
+	memset(junk, 0xAB, sizeof junk);
+	struct sess t;
+	sess_open(&t, 0);
+	for (int i = 0; i < 20; i++)
+		feed(&t, PG_DIR_C2S, junk, sizeof junk);
+	uint8_t b[64];
+	size_t n = adu(b, 1, 1, read_req, sizeof read_req);
+	feed(&t, PG_DIR_C2S, b, n);  /* too late: not parsed */
+	sess_close(&t);
+	assert_int_equal(t.s.st.modbus_adus, 0);
+	struct rec *r = find_kind("modbus.not_modbus");
+	assert_non_null(r);
+	assert_int_equal(fint(r, "bytes_c2s"), 20000 + n);
+}
+
 static void test_exception_named(void **state)
 {
 	(void)state;
@@ -882,6 +941,9 @@ int main(void)
 		cmocka_unit_test(test_length_255_quirk),
 		cmocka_unit_test(test_garbage_not_modbus),
 		cmocka_unit_test(test_garbage_inside_resyncs),
+		cmocka_unit_test(test_rpc_zeros_not_modbus),
+		cmocka_unit_test(test_midstream_pickup),
+		cmocka_unit_test(test_give_up_bound),
 		cmocka_unit_test(test_exception_named),
 		cmocka_unit_test(test_download_ok_with_same_duplicate),
 		cmocka_unit_test(test_download_dup_conflict_invalid),
