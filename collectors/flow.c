@@ -314,6 +314,10 @@ static void half_deliver(struct flowtab *ft, struct flow *f, int dir,
 	ring_append(ft->s, &h->win, p, n);
 	h->next += (uint32_t)n;
 	h->off += n;
+	/* A mark we have passed must not come back 2^31 bytes later as a
+	 * phantom hole through sequence-number wraparound. */
+	if (h->has_ack && seq_diff(h->acked, h->next) <= 0)
+		h->has_ack = 0;
 }
 
 static void half_gap(struct flowtab *ft, struct flow *f, int dir, uint64_t n,
@@ -331,6 +335,8 @@ static void half_gap(struct flowtab *ft, struct flow *f, int dir, uint64_t n,
 	h->off += n;
 	/* The ring must stay contiguous with `next`: forget it. */
 	h->win.len = 0;
+	if (h->has_ack && seq_diff(h->acked, h->next) <= 0)
+		h->has_ack = 0;
 }
 
 static void seg_free(struct flowtab *ft, struct flow *f, struct half *h,
