@@ -503,6 +503,10 @@ static void half_segment(struct flowtab *ft, struct flow *f, int dir,
 	for (;;) {
 		int64_t d = seq_diff(seq, h->next);
 		if (d < 0) {
+			/* A keep-alive probe repeats the last byte (seq =
+			 * next - 1, one byte, often garbage): not a conflict. */
+			if (d == -1 && len <= 1 && !missing && !quiet)
+				return;
 			/* Bytes before next: already delivered (or gapped). */
 			uint64_t old = (uint64_t)-d;
 			size_t n = old < len ? (size_t)old : len;

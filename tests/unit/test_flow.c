@@ -344,6 +344,23 @@ static void test_retransmission(void **state)
 	final_checks();
 }
 
+/* A keep-alive probe (one garbage byte at next - 1) is not a conflict. */
+static void test_keepalive(void **state)
+{
+	(void)state;
+	bed();
+	handshake();
+	seg(C, 1001, 5001, PA, "abc");
+	seg(C, 1003, 5001, A, "\xff");
+	assert_int_equal(S.st.overlap_conflicts, 0);
+	assert_int_equal(count_events("tcp.overlap_conflict"), 0);
+	/* two bytes back is no probe: compared */
+	seg(C, 1002, 5001, A, "\xff");
+	assert_int_equal(S.st.overlap_conflicts, 1);
+	assert_stream(&R.f[0], 0, "abc");
+	final_checks();
+}
+
 static void test_overlap_same(void **state)
 {
 	(void)state;
@@ -752,6 +769,7 @@ int main(void)
 		T(test_in_order),
 		T(test_out_of_order_reversed),
 		T(test_retransmission),
+		T(test_keepalive),
 		T(test_overlap_same),
 		T(test_overlap_conflict_delivered),
 		T(test_overlap_conflict_buffered),
