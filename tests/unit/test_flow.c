@@ -755,8 +755,8 @@ static void test_window_limits(void **state)
 	seg(C, 1001, 5001, PA, "X");          /* beyond the window */
 	assert_int_equal(S.st.overlap_conflicts, 1);
 	assert_int_equal(S.st.retransmits, 2);
-	seg(C, seq - 1, 5001, PA, "z");       /* newest byte, same */
-	seg(C, seq - 1, 5001, PA, "y");       /* newest byte, differs */
+	seg(C, seq - 2, 5001, PA, "zz");      /* newest bytes, same */
+	seg(C, seq - 2, 5001, PA, "zy");      /* newest bytes, differ */
 	assert_int_equal(S.st.overlap_conflicts, 2);
 	assert_int_equal(R.f[0].tot[0], 3000 + PG_FLOW_WIN_MAX);
 	final_checks();
