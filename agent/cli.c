@@ -14,6 +14,7 @@ static const struct verb verbs[] = {
 	{ "register", cmd_register, "sign an approved project into a baseline" },
 	{ "verify", cmd_verify, "prove a project on disk is exactly what was signed" },
 	{ "diff", cmd_diff, "show what changed against the signed baseline" },
+	{ "sniff", cmd_sniff, "watch S7comm and Modbus/UMAS traffic for program transfers" },
 	{ "inspect", cmd_inspect, "show what plcguard sees in a file, folder or archive" },
 	{ NULL, NULL, NULL },
 };

@@ -104,6 +104,17 @@ static int cap_run(struct pg_capture *c, pcap_t *p, const char *name,
 {
 	int dlt = pcap_datalink(p);
 	int nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	FILE *fp = pcap_file(p);
+	long off = fp ? ftell(fp) : -1;
+	/* Read the first record before announcing the file, so that the
+	 * announcement carries packet time (the first packet's), not "now". */
+	int rc = pcap_next_ex(p, &h, &data);
+	if (rc == 1) {
+		c->last.ts.tv_sec = h->ts.tv_sec;
+		c->last.ts.tv_nsec = nano ? h->ts.tv_usec : (long)h->ts.tv_usec * 1000;
+	}
 	{
 		struct pg_event ev;
 		pg_event_self(&ev, &c->last, "capture.file", PG_SEV_INFO);
@@ -117,15 +128,11 @@ static int cap_run(struct pg_capture *c, pcap_t *p, const char *name,
 		pg_event_text(&ev, "%s: %s, link type %s", name, format, dn ? dn : "unknown");
 		pg_sniff_emit(c->s, &ev);
 	}
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	int rc;
-	FILE *fp = pcap_file(p);
-	long off = fp ? ftell(fp) : -1;
-	while (!c->stop && (rc = pcap_next_ex(p, &h, &data)) == 1) {
+	while (!c->stop && rc == 1) {
 		cap_frame(c, dlt, h, data, nano);
 		if (fp)
 			off = ftell(fp);
+		rc = pcap_next_ex(p, &h, &data);
 	}
 	if (c->stop || rc == PCAP_ERROR_BREAK)
 		return 0;

@@ -651,6 +651,8 @@ static void flow_free(struct flowtab *ft, struct flow *f,
 	free(f);
 }
 
+static int fin_complete(const struct half *h);
+
 static void flowtab_expire(struct flowtab *ft, int64_t now,
 			   const struct pg_pktinfo *pi)
 {
@@ -907,10 +909,21 @@ void flowtab_packet(struct flowtab *ft, const struct nd_tcp *t,
 		h->has_fin = 1;
 		h->fin_seq = dseq + (uint32_t)t->len + (uint32_t)t->missing;
 	}
-	if (h->has_fin && o->has_fin) {
+	/* Both FINs seen: close, unless a direction still has a hole before
+	 * its FIN.  Then wait: the retransmission that fills it usually follows
+	 * (a peer retransmits before its FIN is acknowledged), and closing now
+	 * would report a false gap and an incomplete transfer.  Idle timeout or
+	 * the end of input closes it otherwise. */
+	if (h->has_fin && o->has_fin && fin_complete(h) && fin_complete(o)) {
 		ft->cnt.closed_fin++;
 		flow_finish(ft, f, pi);
 	}
+}
+
+/* Everything up to this direction's FIN has been delivered. */
+static int fin_complete(const struct half *h)
+{
+	return !h->has_next || seq_diff(h->fin_seq, h->next) <= 0;
 }
 
 void flowtab_close_all(struct flowtab *ft, const struct pg_pktinfo *pi)
