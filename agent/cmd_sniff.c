@@ -132,6 +132,11 @@ static void sink_emit(void *arg, struct pg_event *ev)
 	struct sink *k = arg;
 	if (pg_event_is_transfer(ev))
 		pg_match_event(k->m, ev);
+	/* A transfer that could not be verified is at least a warning: logic
+	 * reached (or left) a PLC and nobody can say what it was. */
+	if (pg_event_is_transfer(ev) && ev->verdict && ev->sev < PG_SEV_WARNING &&
+	    (strcmp(ev->verdict, PG_V_INCOMPLETE) == 0 || strcmp(ev->verdict, PG_V_INVALID) == 0))
+		ev->sev = PG_SEV_WARNING;
 	if (k->extract_fd >= 0 && ev->payload && ev->payload_len)
 		extract(k, ev);
 	count_kind(k, ev->kind ? ev->kind : "unknown");

@@ -317,6 +317,12 @@ static int zip_entry(void *vctx, const struct zip_entry_info *info,
 	return 0;
 }
 
+/* A Schneider application image (UMAS transfer format) starts "APX". */
+static int apx_candidate(const uint8_t *data, size_t len)
+{
+	return len >= 3 && memcmp(data, "APX", 3) == 0;
+}
+
 const char *pg_scan_blob(const char *prefix, const uint8_t *data, size_t len,
 			 int depth, struct pg_complist *out,
 			 struct pg_scan_msg **msgs, size_t *n_msgs, json_t *file_ann)
@@ -354,7 +360,7 @@ const char *pg_scan_blob(const char *prefix, const uint8_t *data, size_t len,
 		json_object_set_new(file_ann, "block", json_string(mc7_block_id(b.type, b.number, id, sizeof id)));
 		return "s7-block";
 	}
-	if (len >= 3 && memcmp(data, "APX", 3) == 0) {
+	if (apx_candidate(data, len)) {
 		/* A Schneider (Unity / EcoStruxure Control Expert) application
 		 * image as transferred by UMAS 0x30-0x32: matched whole, by
 		 * SHA-256, against images reassembled off the wire. */
@@ -468,7 +474,7 @@ static void do_file(struct job *j, uint8_t *buf, struct pg_sha256_ctx *h,
 	size_t first = (size_t)r;
 	int inspect = size <= PG_MAX_INSPECT_BYTES &&
 		      (ziparch_sniff(buf, first) || mc7_candidate(buf, first) ||
-		       plcopen_sniff(buf, first));
+		       plcopen_sniff(buf, first) || apx_candidate(buf, first));
 	if (inspect) {
 		/* One spare byte: filling it means the file grew while read. */
 		size_t cap = (size_t)size + 1;

@@ -937,12 +937,18 @@ static void s7_on_s7comm(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 
 /* ---- S7comm-plus ---- */
 
+/* Reported at most twice per flow: when the session is first seen doing
+ * something (program activity), and again when it turns to TLS (InitSSL or
+ * encrypted records), since from then on nothing at all can be seen. */
+#define S7P_REPORTED 1
+#define S7P_REPORTED_TLS 2
 static void s7p_session_emit(struct s7_app *a, const struct pg_pktinfo *pi,
 			     enum pg_sev sev, const char *why)
 {
-	if (a->s7p_done)
+	int stage = (a->s7p_tls || a->s7p_initssl) ? S7P_REPORTED_TLS : S7P_REPORTED;
+	if (a->s7p_done & stage || (stage == S7P_REPORTED && a->s7p_done))
 		return;
-	a->s7p_done = 1;
+	a->s7p_done |= stage | S7P_REPORTED;
 	struct pg_event ev;
 	s7_ev(a, &ev, pi, "s7comm-plus", "s7plus.session", sev);
 	ev.verdict = PG_V_UNVERIFIABLE;

@@ -82,6 +82,29 @@ patch_bytes() {
 	printf "$(echo "$3" | sed 's/\(..\)/\\x\1/g')" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
+# jcount FILE 'python expression on e' -> how many JSON lines of FILE match
+jcount() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    try:
+        if eval(sys.argv[2]):
+            n += 1
+    except (KeyError, TypeError):
+        pass
+print(n)
+PY
+}
+
+# expect_count FILE 'python expression on e' N DESCRIPTION
+expect_count() {
+	local got
+	got=$(jcount "$1" "$2")
+	if [ "$got" = "$3" ]; then pass "$4"; else fail "$4: $got events match, expected $3 ($2)"; fi
+}
+
 finish() {
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]

@@ -8,19 +8,6 @@ need_corpus
 make_pki
 P=$PG_CORPUS/pcap
 
-# jq-like checks with python3: jcount FILE 'python predicate on e'
-jcount() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
-n = 0
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if eval(sys.argv[2]):
-        n += 1
-print(n)
-PY
-}
-
 # --- the real S7comm download of DB1 -------------------------------------
 expect_exit 1 "DB1 download, no baselines: transfer not verified (exit 1)" -- \
 	"$PLCGUARD" sniff --json --no-baselines -r "$P/s7/s7comm_downloading_block_db1.pcap"
