@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh [PLCGUARD] - the end-to-end demo on samples/: a test-only PKI is
-# generated, an engineer registers the three sample projects, plcguard verifies
-# them, then someone tampers with the copies on disk and plcguard catches it.
+# generated, an engineer registers the sample projects, plcguard verifies
+# them, then someone tampers with the copies on disk and plcguard catches it;
+# then the wire: captured program downloads (samples/captures, made by
+# samples/gen/mkcaps.c) are matched against the signed baselines.
 # Works on copies in a temporary folder; the committed samples stay untouched.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,8 +25,11 @@ say "The OT engineer registers the approved projects"
 for p in pump_station s7_blocks line3.zap16; do
 	run "$PLCGUARD" register --key "$pki/keys/engineer.key" --cert "$pki/certs/engineer.pem" \
 		--chain "$pki/chain.pem" --ticket CHG-2026-0142 --window "$window" \
-		--target 10.0.0.5,rack=0,slot=2 --store "$store" "$work/projects/$p"
+		--target 10.10.1.10,rack=0,slot=2 --store "$store" "$work/projects/$p"
 done
+run "$PLCGUARD" register --key "$pki/keys/engineer.key" --cert "$pki/certs/engineer.pem" \
+	--chain "$pki/chain.pem" --ticket CHG-2026-0150 --target 10.10.2.20 \
+	--store "$store" "$work/projects/umas_app"
 
 say "Anyone holding only the trust anchor and CRLs verifies them"
 run "$PLCGUARD" verify --trust "$pki/trust" --crl "$pki/crl" --store "$store" --all
@@ -43,13 +48,28 @@ run "$PLCGUARD" diff --trust "$pki/trust" --crl "$pki/crl" --store "$store" "$wo
 rc2=$?
 run "$PLCGUARD" verify --trust "$pki/trust" --crl "$pki/crl" --store "$store" "$work/projects/line3.zap16"
 rc3=$?
+
+say "On the wire: an approved S7 download (OB1, FC10, FB20, DB1) seen on the SPAN port"
+run "$PLCGUARD" sniff --trust "$pki/trust" --crl "$pki/crl" --store "$store" \
+	-r "$here/captures/s7_download.pcap"
+rc4=$?
+say "On the wire: a tampered OB1, a re-stamped FC10, an unknown FB99, then a PLC stop"
+run "$PLCGUARD" sniff --trust "$pki/trust" --crl "$pki/crl" --store "$store" \
+	-r "$here/captures/s7_tampered.pcap"
+rc5=$?
+say "On the wire: a Modicon application download over UMAS, as JSON lines for the SOC"
+run "$PLCGUARD" sniff --json --no-summary --trust "$pki/trust" --crl "$pki/crl" --store "$store" \
+	--extract "$work/extracted" -r "$here/captures/umas_download.pcap"
+rc6=$?
 set -e
 
 say "Result"
-if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 0 ]; then
+if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ] && [ $rc5 -eq 1 ] && [ $rc6 -eq 0 ]; then
 	echo "tamper caught: pump_station and s7_blocks differ (exit 1), line3.zap16 still verified (exit 0)"
+	echo "wire: the approved downloads match their baselines (exit 0); the tampered session"
+	echo "      differs (exit 1): OB1 DIFFERS, FB99 UNKNOWN, PLC stop reported"
 	rm -rf "$work"
 	exit 0
 fi
-echo "UNEXPECTED: exits $rc1 $rc2 $rc3 (wanted 1 1 0); files kept in $work" >&2
+echo "UNEXPECTED: exits $rc1 $rc2 $rc3 $rc4 $rc5 $rc6 (wanted 1 1 0 0 1 0); files kept in $work" >&2
 exit 1
