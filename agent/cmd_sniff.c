@@ -271,6 +271,13 @@ static void summary(struct sink *k, struct pg_sniff *s, struct pg_capture *cap)
 	ST(s7plus_pdus); ST(s7_bad); ST(modbus_adus); ST(modbus_bad); ST(umas_pdus); ST(resyncs);
 	ST(kernel_drops); ST(if_drops);
 #undef ST
+	struct flowtab_counts fc;
+	flowtab_get_counts(cap->ft, &fc);
+	json_object_set_new(st, "flows_closed_fin", json_integer((json_int_t)fc.closed_fin));
+	json_object_set_new(st, "flows_closed_rst", json_integer((json_int_t)fc.closed_rst));
+	json_object_set_new(st, "rst_ignored", json_integer((json_int_t)fc.rst_ignored));
+	json_object_set_new(st, "out_of_window", json_integer((json_int_t)fc.out_of_window));
+	json_object_set_new(st, "after_close", json_integer((json_int_t)fc.after_close));
 	json_object_set_new(st, "files_read", json_integer((json_int_t)cap->files_ok));
 	json_object_set_new(st, "files_damaged", json_integer((json_int_t)cap->files_bad));
 	json_object_set_new(st, "extracted", json_integer((json_int_t)k->extracted));
