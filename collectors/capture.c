@@ -56,6 +56,7 @@ static void cap_frame(struct pg_capture *c, int dlt, const struct pcap_pkthdr *h
 	pi.ts.tv_nsec = nano ? h->ts.tv_usec : (long)h->ts.tv_usec * 1000;
 	pi.frame = ++c->frame;
 	c->last = pi;
+	s->cur = pi;
 	s->st.packets++;
 	s->st.bytes += h->caplen;
 	if (h->caplen < h->len)

@@ -63,7 +63,19 @@ void pg_event_self(struct pg_event *ev, const struct pg_pktinfo *pi,
 int pg_mem_charge(struct pg_sniff *s, size_t n)
 {
 	if (n > s->cfg.total_mem_max || s->mem_used > s->cfg.total_mem_max - n) {
-		s->st.memcap_hits++;
+		uint64_t h = ++s->st.memcap_hits;
+		if ((h & (h - 1)) == 0) {
+			struct pg_event ev;
+			pg_event_self(&ev, &s->cur, "sniff.memcap", PG_SEV_WARNING);
+			pg_event_set_int(&ev, "memcap", (long long)s->cfg.total_mem_max);
+			pg_event_set_int(&ev, "in_use", (long long)s->mem_used);
+			pg_event_set_int(&ev, "refused", (long long)n);
+			pg_event_set_int(&ev, "hits", (long long)h);
+			pg_event_text(&ev, "memory cap of %zu bytes reached (%llu refusals so far): "
+				      "the buffers or transfers that needed it are dropped and reported "
+				      "incomplete", s->cfg.total_mem_max, (unsigned long long)h);
+			pg_sniff_emit(s, &ev);
+		}
 		return -1;
 	}
 	s->mem_used += n;

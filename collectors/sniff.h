@@ -76,6 +76,7 @@ struct pg_sniff {
 	void *emit_arg;
 	uint64_t next_seq;
 	size_t mem_used;
+	struct pg_pktinfo cur;       /* the packet being processed (set by capture.c) */
 };
 
 /* Defaults: ports 102/502, 8 MiB per flow, 256 MiB total, 65536 flows, 600 s. */
@@ -94,7 +95,8 @@ void pg_event_self(struct pg_event *ev, const struct pg_pktinfo *pi,
 		   const char *kind, enum pg_sev sev);
 
 /* Charge n bytes to the global budget: 0 ok, -1 over total_mem_max
- * (nothing charged; st.memcap_hits incremented). */
+ * (nothing charged; st.memcap_hits incremented, and a "sniff.memcap" event
+ * at the 1st, 2nd, 4th, 8th ... refusal so that it is seen but cannot flood). */
 int pg_mem_charge(struct pg_sniff *s, size_t n);
 void pg_mem_release(struct pg_sniff *s, size_t n);
 

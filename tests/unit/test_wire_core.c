@@ -354,6 +354,26 @@ static void test_capture_files(void **state)
 	assert_int_equal(count(&r, "capture.error"), 1);
 }
 
+static void test_memcap_event(void **state)
+{
+	(void)state;
+	struct rec r;
+	memset(&r, 0, sizeof r);
+	struct pg_sniff s;
+	pg_sniff_init(&s);
+	s.emit = rec_emit;
+	s.emit_arg = &r;
+	s.cfg.total_mem_max = 1000;
+	assert_int_equal(pg_mem_charge(&s, 600), 0);
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(pg_mem_charge(&s, 500), -1);
+	assert_int_equal(s.st.memcap_hits, 9);
+	assert_int_equal(count(&r, "sniff.memcap"), 4);   /* 1st, 2nd, 4th, 8th */
+	assert_int_equal(pg_mem_charge(&s, 400), 0);
+	pg_mem_release(&s, 1000);
+	assert_int_equal(s.mem_used, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_match_verdicts),
 		cmocka_unit_test(test_match_images),
 		cmocka_unit_test(test_capture_files),
+		cmocka_unit_test(test_memcap_event),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
