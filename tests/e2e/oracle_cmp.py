@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Compare tshark's per-frame fields with plcguard's --pdus events.
 
-usage: oracle_cmp.py s7|modbus TSHARK.tsv PLCGUARD.jsonl [FLAGGED]
+usage: oracle_cmp.py s7|modbus TSHARK.tsv PLCGUARD.jsonl
 
-FLAGGED lists frames tshark's TCP analysis flags (retransmission, previous
-segment lost, out of order) or marks malformed.  Two differences are known
+TSHARK.tsv is one `tshark -T fields -E occurrence=a` run over every frame with
+the columns: frame.number, _ws.malformed, tcp.analysis.flags,
+s7comm.header.rosctr, s7comm.header.pduref, s7comm.param.func,
+s7comm.param.blockcontrol.filename, modbus.func_code, mbtcp.trans_id.
+Frames tshark's TCP analysis flags (retransmission, previous segment lost,
+out of order) or marks malformed are "flagged".  Some differences are known
 and allowed, and counted in the report:
  - tshark does not dissect a segment it calls a retransmission even when it
    carries new bytes past the old ones; plcguard does.  PDUs plcguard reports
@@ -33,8 +37,6 @@ import sys
 
 proto, tsv, jl = sys.argv[1], sys.argv[2], sys.argv[3]
 flagged = set()
-if len(sys.argv) > 4:
-    flagged = {int(x) for x in open(sys.argv[4]).read().split()}
 
 
 def ints(s):
@@ -48,13 +50,17 @@ def strs(s):
 ts = {}
 for line in open(tsv):
     cols = line.rstrip('\n').split('\t')
+    cols += [''] * (9 - len(cols))
     frame = int(cols[0])
-    if proto == 's7':
-        cols += [''] * (5 - len(cols))
-        ts[frame] = (ints(cols[1]), ints(cols[2]), ints(cols[3]), strs(cols[4]))
-    else:
-        cols += [''] * (3 - len(cols))
-        ts[frame] = (sorted(x & 0x7f for x in ints(cols[1])), ints(cols[2]))
+    malformed = cols[1] != ''
+    if malformed or cols[2] != '':
+        flagged.add(frame)
+    if malformed:
+        continue
+    if proto == 's7' and cols[3] != '':
+        ts[frame] = (ints(cols[3]), ints(cols[4]), ints(cols[5]), strs(cols[6]))
+    elif proto == 'modbus' and cols[8] != '':
+        ts[frame] = (sorted(x & 0x7f for x in ints(cols[7])), ints(cols[8]))
 
 resync = set()
 pg = collections.defaultdict(lambda: ([], [], [], []) if proto == 's7' else ([], []))

@@ -16,39 +16,37 @@ command -v tshark >/dev/null || { echo "SKIP: tshark not installed (Debian packa
 # segment, or it stops dissecting that direction (plcguard resynchronises).
 TS=(tshark -n)
 
-compare() {   # compare PROTO FILE
-	local proto=$1 f=$2 b
+# compare FILE PROTO... : one tshark pass and one plcguard pass per capture
+compare() {
+	local f=$1 b proto
+	shift
 	b=$(basename "$f")
-	if [ "$proto" = s7 ]; then
-		"${TS[@]}" -r "$f" -Y 's7comm && !_ws.malformed' -T fields -E occurrence=a -E separator=/t \
-			-e frame.number -e s7comm.header.rosctr -e s7comm.header.pduref \
-			-e s7comm.param.func -e s7comm.param.blockcontrol.filename >"$T/ts.tsv" 2>/dev/null
-	else
-		"${TS[@]}" -r "$f" -Y 'mbtcp && !_ws.malformed' -T fields -E occurrence=a -E separator=/t \
-			-e frame.number -e modbus.func_code -e mbtcp.trans_id >"$T/ts.tsv" 2>/dev/null
-	fi
-	# frames tshark flags (retransmission, lost segment, out of order, malformed):
-	# it does not dissect new bytes in a segment it calls a retransmission
-	"${TS[@]}" -r "$f" -Y 'tcp.analysis.flags || _ws.malformed' -T fields -e frame.number \
-		>"$T/flagged" 2>/dev/null
+	"${TS[@]}" -r "$f" -T fields -E occurrence=a -E separator=/t \
+		-e frame.number -e _ws.malformed -e tcp.analysis.flags \
+		-e s7comm.header.rosctr -e s7comm.header.pduref -e s7comm.param.func \
+		-e s7comm.param.blockcontrol.filename -e modbus.func_code -e mbtcp.trans_id \
+		>"$T/ts.tsv" 2>/dev/null
 	"$PLCGUARD" sniff --json --pdus --no-baselines --no-summary -r "$f" >"$T/pg.json" 2>/dev/null
-	if [ ! -s "$T/ts.tsv" ] && ! grep -q "\"kind\":\"$([ "$proto" = s7 ] && echo s7 || echo modbus).pdu\"" "$T/pg.json"; then
-		return 1   # no such traffic in this capture
-	fi
-	if python3 "$PG_SRC/tests/e2e/oracle_cmp.py" "$proto" "$T/ts.tsv" "$T/pg.json" "$T/flagged" >"$T/cmp" 2>&1; then
-		pass "$b ($proto): $(cat "$T/cmp")"
-	else
-		fail "$b ($proto): $(head -c 800 "$T/cmp")"
-	fi
-	return 0
+	for proto in "$@"; do
+		local col=4 kind=s7.pdu
+		[ "$proto" = modbus ] && col=9 && kind=modbus.pdu
+		if ! cut -f"$col" "$T/ts.tsv" | grep -q . && ! grep -q "\"kind\":\"$kind\"" "$T/pg.json"; then
+			continue   # no such traffic in this capture
+		fi
+		n=$((n + 1))
+		if python3 "$PG_SRC/tests/e2e/oracle_cmp.py" "$proto" "$T/ts.tsv" "$T/pg.json" >"$T/cmp" 2>&1; then
+			pass "$b ($proto): $(cat "$T/cmp")"
+		else
+			fail "$b ($proto): $(head -c 800 "$T/cmp")"
+		fi
+	done
 }
 
 n=0
 if [ -d "$PG_CORPUS/pcap" ]; then
 	# classic S7comm and Modbus only (tshark has no S7comm-plus or UMAS dissector)
 	for f in "$PG_CORPUS"/pcap/s7/* "$PG_CORPUS"/pcap/modbus/*; do
-		compare s7 "$f" && n=$((n + 1))
-		compare modbus "$f" && n=$((n + 1))
+		compare "$f" s7 modbus
 	done
 else
 	echo "note: shared corpus not found at $PG_CORPUS: only our own samples are compared"
@@ -60,11 +58,8 @@ for f in "$PG_SRC"/samples/captures/*.pcap*; do
 	*gap*) TS=(tshark -n -o tcp.desegment_tcp_streams:FALSE) ;;
 	esac
 	case $(basename "$f") in
-	s7plus*) continue ;;
-	s7*|mixed*) compare s7 "$f" && n=$((n + 1)) ;;
-	esac
-	case $(basename "$f") in
-	umas*|modbus*|mixed*) compare modbus "$f" && n=$((n + 1)) ;;
+	s7plus*) ;;
+	*) compare "$f" s7 modbus ;;
 	esac
 done
 [ "$n" -gt 0 ] && pass "$n captures compared with tshark" || fail "no capture compared"
