@@ -703,6 +703,55 @@ static const struct pg_app_ops *port_app(const struct flowtab *ft, uint16_t port
 	return NULL;
 }
 
+/*
+ * Room a new flow should find in the global budget.  Without it, idle flows
+ * that fill the budget (a few thousand connections with one PDU each) make
+ * every later connection invisible: its creation would be refused, and a
+ * program download on it never seen.  The least recently used flows are
+ * evicted instead, exactly as when cfg.max_flows is reached.  A fraction of
+ * the budget, so that a small total_mem_max still holds several flows.
+ */
+#define PG_FLOW_NEW_RESERVE (64u << 10)
+#define PG_FLOW_EVICT_EVENTS 64         /* evictions reported one by one; later
+					   ones at the 128th, 256th, 512th ... */
+
+static int flow_mem_short(const struct pg_sniff *s)
+{
+	size_t want = s->cfg.total_mem_max / 64;
+	if (want > PG_FLOW_NEW_RESERVE)
+		want = PG_FLOW_NEW_RESERVE;
+	if (want < sizeof(struct flow))
+		want = sizeof(struct flow);
+	return s->mem_used > s->cfg.total_mem_max ||
+	       s->cfg.total_mem_max - s->mem_used < want;
+}
+
+/* An eviction is counted always, reported as an event for the first
+ * PG_FLOW_EVICT_EVENTS and then at each power of two: 200k connections must
+ * not become 200k warnings (the flood would bury what matters); transfers
+ * cut short by the eviction are still reported one by one by the
+ * application's close(). */
+static void flow_evict_event(struct flowtab *ft, struct flow *f, int full,
+			     const struct pg_pktinfo *pi)
+{
+	uint64_t n = ++ft->s->st.flows_evicted;
+	if (n > PG_FLOW_EVICT_EVENTS && (n & (n - 1)) != 0)
+		return;
+	struct pg_event ev;
+	pg_event_wire(&ev, &f->fi, pi, "tcp", "flow.evicted", PG_SEV_WARNING);
+	pg_event_set_str(&ev, "reason", full ? "max_flows" : "memcap");
+	pg_event_set_int(&ev, "evicted", (long long)n);
+	pg_event_text(&ev, "flow %llu %s:%u -> %s:%u evicted: %s (%llu evictions so far%s)",
+		      (unsigned long long)f->fi.id, f->fi.cli.addr,
+		      f->fi.cli.port, f->fi.srv.addr, f->fi.srv.port,
+		      full ? "the flow table is full" :
+		      "the memory cap is reached",
+		      (unsigned long long)n,
+		      n >= PG_FLOW_EVICT_EVENTS ?
+		      "; further ones are reported at each power of two" : "");
+	pg_sniff_emit(ft->s, &ev);
+}
+
 static struct flow *flow_create(struct flowtab *ft, const struct nd_tcp *t,
 				const struct fkey *k, uint64_t hash,
 				int cli_is_src, int midstream,
@@ -710,13 +759,12 @@ static struct flow *flow_create(struct flowtab *ft, const struct nd_tcp *t,
 				const struct pg_pktinfo *pi)
 {
 	size_t maxf = ft->s->cfg.max_flows ? ft->s->cfg.max_flows : 1;
-	while (ft->n >= maxf && ft->lru_tail) {
+	int full = 0;
+	while (ft->lru_tail &&
+	       ((full = ft->n >= maxf) || flow_mem_short(ft->s))) {
 		struct flow *v = ft->lru_tail;
-		if (!v->closed) {
-			ft->s->st.flows_evicted++;
-			ev_flow(ft, v, "flow.evicted", PG_SEV_WARNING,
-				"evicted: the flow table is full", pi);
-		}
+		if (!v->closed)
+			flow_evict_event(ft, v, full, pi);
 		flow_free(ft, v, pi);
 	}
 	if (pg_mem_charge(ft->s, sizeof(struct flow)) != 0)

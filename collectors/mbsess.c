@@ -117,7 +117,9 @@ struct mbsess {
 	size_t mem;
 	int confirmed, given_up;
 	struct mb_dir d[2];
-	struct mb_txn txn[PG_MB_TXN_MAX];
+	struct mb_txn *txn;      /* grown on demand up to PG_MB_TXN_MAX: an idle
+				    flow must not hold 8 KiB of empty slots */
+	size_t txn_cap;
 	uint64_t txn_age, txn_dropped, orphans, over_spec;
 	struct mb_xfer xf[2];    /* [0] codes 0x30-0x32, [1] codes 0x33-0x35 */
 	struct mb_file files[PG_MB_FILE_MAX_FILES];
@@ -670,7 +672,7 @@ static struct mb_txn *txn_add(struct mbsess *m, const struct mb_mbap *h,
 {
 	struct mb_txn *fr = NULL, *old = NULL;
 
-	for (size_t i = 0; i < PG_MB_TXN_MAX; i++) {
+	for (size_t i = 0; i < m->txn_cap; i++) {
 		struct mb_txn *t = &m->txn[i];
 		if (t->used && t->tid == h->trans_id) {
 			fr = t;  /* id reused before the answer: newest wins */
@@ -681,11 +683,30 @@ static struct mb_txn *txn_add(struct mbsess *m, const struct mb_mbap *h,
 		if (t->used && (!old || t->age < old->age))
 			old = t;
 	}
+	if (!fr && m->txn_cap < PG_MB_TXN_MAX) {
+		size_t nc = m->txn_cap ? m->txn_cap * 2 : 4;
+		if (nc > PG_MB_TXN_MAX)
+			nc = PG_MB_TXN_MAX;
+		if (mb_charge(m, (nc - m->txn_cap) * sizeof *m->txn) == 0) {
+			struct mb_txn *nt = realloc(m->txn, nc * sizeof *nt);
+			if (nt) {
+				memset(nt + m->txn_cap, 0,
+				       (nc - m->txn_cap) * sizeof *nt);
+				fr = nt + m->txn_cap;
+				m->txn = nt;
+				m->txn_cap = nc;
+			} else {
+				mb_release(m, (nc - m->txn_cap) * sizeof *m->txn);
+			}
+		}
+	}
 	if (!fr) {
 		m->txn_dropped++;
 		mb_limit(m, LIM_TXN, pi, "outstanding requests");
 		fr = old;
 	}
+	if (!fr)
+		return NULL;   /* no table at all (memory): the reply will not pair */
 	memset(fr, 0, sizeof *fr);
 	fr->used = 1;
 	fr->tid = h->trans_id;
@@ -696,7 +717,7 @@ static struct mb_txn *txn_add(struct mbsess *m, const struct mb_mbap *h,
 
 static struct mb_txn *txn_find(struct mbsess *m, uint16_t tid)
 {
-	for (size_t i = 0; i < PG_MB_TXN_MAX; i++)
+	for (size_t i = 0; i < m->txn_cap; i++)
 		if (m->txn[i].used && m->txn[i].tid == tid)
 			return &m->txn[i];
 	return NULL;
@@ -907,12 +928,19 @@ static void umas_response(struct mbsess *m, const struct mb_mbap *h, const struc
 static void mb_request(struct mbsess *m, const struct mb_mbap *h, const struct mb_pdu *pdu,
 		       const struct pg_pktinfo *pi)
 {
+	struct mb_txn scratch;
 	struct mb_txn *t = txn_add(m, h, pi);
 	struct mb_file_sub subs[PG_MB_FILE_SUB_MAX];
 	size_t n = 0;
 	struct pg_err e;
 
 	pg_err_clear(&e);
+	if (!t) {
+		memset(&scratch, 0, sizeof scratch);
+		scratch.tid = h->trans_id;
+		scratch.unit = h->unit;
+		t = &scratch;
+	}
 	t->func = pdu->func;
 	if (pdu->exception)
 		return;
@@ -1223,7 +1251,7 @@ static void mb_close(void *app, const struct pg_pktinfo *pi)
 	if (m->confirmed) {
 		if (m->resv.pending)
 			resv_emit(m, pi, "none", -1);
-		for (size_t i = 0; i < PG_MB_TXN_MAX; i++) {
+		for (size_t i = 0; i < m->txn_cap; i++) {
 			struct mb_txn *t = &m->txn[i];
 			if (t->used && t->func == MB_FC_UMAS)
 				umas_control_emit(m, t, "none", pi);
@@ -1246,6 +1274,7 @@ static void mb_close(void *app, const struct pg_pktinfo *pi)
 		xfer_free(m, &m->xf[i]);
 	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
 		file_free(m, &m->files[i]);
+	free(m->txn);
 	pg_mem_release(s, m->mem);
 	free(m);
 }

@@ -1057,6 +1057,8 @@ static void s7_on_dt(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 	d->pdu_len = 0;
 	d->frags = 0;
 	d->pdu_drop = 0;
+	if (d->pdu)   /* idle flows hold no buffers (see s7_data) */
+		s7_free_buf(a, &d->pdu, &d->pdu_cap);
 }
 
 static void s7_on_tpkt(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
@@ -1218,6 +1220,11 @@ static void s7_data(void *app, int dir, const uint8_t *p, size_t n,
 		d->len += take;
 		s7_drain(a, pi, dir);
 	}
+	/* An idle flow holds no buffers: the budget is what lets the flow
+	 * table reach max_flows (256 MiB / 65536 flows = 4 KiB each), and most
+	 * segments end on a TPKT boundary, so this rarely reallocates. */
+	if (d->len == 0 && d->buf)
+		s7_free_buf(a, &d->buf, &d->cap);
 }
 
 static void s7_gap(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi)
