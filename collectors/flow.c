@@ -74,6 +74,8 @@ struct half {
 	uint32_t nsegs;
 	uint8_t has_next, has_ack, has_fin, has_isn;
 	struct ring win;
+	uint64_t ngaps;    /* gaps in this direction (events are rate-limited) */
+	uint64_t gap_bytes;
 };
 
 struct fkey {
@@ -257,17 +259,39 @@ static int ring_compare(const struct ring *r, const uint8_t *p, size_t n,
 
 /* ---- events ---- */
 
+/*
+ * Gap events per direction: the first PG_FLOW_GAP_EVENTS one by one, later
+ * ones at the 128th, 256th, 512th ... with the running totals.  A sender that
+ * leaves a one-byte hole before each of its one-byte segments forces a gap
+ * per packet once the segment cap is full (holes1.pcap: 100,000 packets were
+ * 100,000 warnings); every gap is still counted and still reaches the
+ * application.
+ */
+#define PG_FLOW_GAP_EVENTS 64
+
 static void ev_gap(struct flowtab *ft, struct flow *f, int dir, uint64_t n,
 		   uint64_t off, const struct pg_pktinfo *pi)
 {
+	struct half *h = &f->h[dir];
+	uint64_t k = ++h->ngaps;
+	h->gap_bytes += n;
+	if (k > PG_FLOW_GAP_EVENTS && (k & (k - 1)) != 0)
+		return;
 	struct pg_event ev;
 	pg_event_wire(&ev, &f->fi, pi, "tcp", "tcp.gap", PG_SEV_WARNING);
-	pg_event_text(&ev, "%llu bytes missing from the %s stream at offset %llu",
+	pg_event_text(&ev, "%llu bytes missing from the %s stream at offset %llu%s",
 		      (unsigned long long)n, dir_name(dir),
-		      (unsigned long long)off);
+		      (unsigned long long)off,
+		      k < PG_FLOW_GAP_EVENTS ? "" :
+		      " (many gaps in this direction: further ones are reported "
+		      "at each power of two, with totals)");
 	pg_event_set_str(&ev, "dir", dir_name(dir));
 	pg_event_set_int(&ev, "bytes", (long long)n);
 	pg_event_set_int(&ev, "offset", (long long)off);
+	if (k >= PG_FLOW_GAP_EVENTS) {
+		pg_event_set_int(&ev, "gaps", (long long)k);
+		pg_event_set_int(&ev, "gap_bytes", (long long)h->gap_bytes);
+	}
 	pg_sniff_emit(ft->s, &ev);
 }
 

@@ -11,7 +11,9 @@
  *    8 KiB transaction table (so that the flow table, not the budget, is what
  *    limits the number of flows);
  *  - the Modbus transaction table still stops at its maximum and the oldest
- *    request is forgotten, not the newest.
+ *    request is forgotten, not the newest;
+ *  - a stream of one-byte segments, each after a one-byte hole, does not
+ *    become one "tcp.gap" warning per packet.
  *
  * Segments are handed to the flow table as decoded TCP (struct nd_tcp), the
  * sessions through their pg_app_ops, with a recording sink.
@@ -58,7 +60,8 @@ static void rec_emit(void *arg, struct pg_event *ev)
 	R.n[i]++;
 	if (strcmp(ev->kind, "s7.pdu") == 0)
 		R.last_pdu_flow = ev->flow_id;
-	if (strcmp(ev->kind, "flow.evicted") == 0)
+	if (strcmp(ev->kind, "flow.evicted") == 0 ||
+	    strcmp(ev->kind, "tcp.gap") == 0)
 		snprintf(R.last_text, sizeof R.last_text, "%s", ev->text);
 	char *j = pg_event_json(ev);
 	assert_non_null(j);
@@ -71,6 +74,15 @@ static size_t rec_count(const char *kind)
 		if (strcmp(R.kind[i], kind) == 0)
 			return R.n[i];
 	return 0;
+}
+
+/* Events expected for n occurrences: 64 one by one, then each power of two. */
+static size_t limited(uint64_t n)
+{
+	size_t want = n < 64 ? (size_t)n : 64;
+	for (uint64_t p = 128; p <= n; p *= 2)
+		want++;
+	return want;
 }
 
 static void ctx_init(struct pg_sniff *s)
@@ -157,11 +169,7 @@ static void test_memcap_evicts_lru_flows(void **state)
 	assert_true(peak <= s.cfg.total_mem_max);
 	assert_true(flowtab_count(ft) < N);
 	/* evictions: the first 64 one by one, then at each power of two */
-	size_t ev = rec_count("flow.evicted");
-	size_t want = 64;
-	for (uint64_t p = 128; p <= s.st.flows_evicted; p *= 2)
-		want++;
-	assert_int_equal(ev, want);
+	assert_int_equal(rec_count("flow.evicted"), limited(s.st.flows_evicted));
 	assert_non_null(strstr(R.last_text, "memory cap"));
 	flowtab_close_all(ft, NULL);
 	flowtab_free(ft);
@@ -224,6 +232,36 @@ static void test_s7_idle_flow_holds_no_buffers(void **state)
 	assert_int_equal(s.mem_used, 0);
 }
 
+/*
+ * holes1.pcap: 100,000 one-byte segments, each one byte after the previous
+ * one's end, so none ever fills.  Once the per-direction segment cap is full,
+ * each packet gives up the oldest hole: before the fix, one "tcp.gap" event
+ * per packet.  Every gap is still counted and still reaches the application.
+ */
+static void test_gap_events_bounded(void **state)
+{
+	(void)state;
+	struct pg_sniff s;
+	ctx_init(&s);
+	struct flowtab *ft = flowtab_new(&s, &pg_s7_app, &pg_modbus_app);
+	assert_non_null(ft);
+	const uint8_t b = 0x03;
+	const uint32_t N = 20000;
+	for (uint32_t i = 0; i < N; i++)
+		segment(ft, 7, 40000, 102, 5000 + 2 * i, &b, 1, i + 1);
+	uint64_t live = s.st.gaps;
+	assert_int_equal(live, N - 1 - PG_FLOW_MAX_SEGS);
+	assert_int_equal(rec_count("tcp.gap"), limited(live));
+	assert_non_null(strstr(R.last_text, "power of two"));
+	flowtab_close_all(ft, NULL);
+	/* the buffered segments' holes became gaps at close, counted */
+	assert_int_equal(s.st.gaps, N - 1);
+	assert_int_equal(s.st.gap_bytes, N - 1);
+	assert_int_equal(rec_count("tcp.gap"), limited(N - 1));
+	flowtab_free(ft);
+	assert_int_equal(s.mem_used, 0);
+}
+
 static size_t mbap_req(uint8_t *b, uint16_t tid)
 {
 	/* read holding registers 0..1 of unit 1 */
@@ -281,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_max_flows_evictions_bounded),
 		cmocka_unit_test(test_s7_idle_flow_holds_no_buffers),
 		cmocka_unit_test(test_modbus_txn_table_grows_and_stops),
+		cmocka_unit_test(test_gap_events_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
