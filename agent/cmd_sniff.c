@@ -66,8 +66,15 @@ static void on_signal(int sig)
 
 static void count_kind(struct sink *k, const char *kind)
 {
+	/* Kinds are static strings: compare pointers first, and strcmp only
+	 * when none matches (with --pdus this runs for every PDU). */
 	for (size_t i = 0; i < k->nkinds; i++)
-		if (k->kinds[i] == kind || strcmp(k->kinds[i], kind) == 0) {
+		if (k->kinds[i] == kind) {
+			k->kind_n[i]++;
+			return;
+		}
+	for (size_t i = 0; i < k->nkinds; i++)
+		if (strcmp(k->kinds[i], kind) == 0) {
 			k->kind_n[i]++;
 			return;
 		}
@@ -443,6 +450,13 @@ int cmd_sniff(int argc, char **argv)
 		}
 	}
 	k.flush_each = iface != NULL;
+	/* Reading files into a file or pipe: 64 KiB writes instead of stdio's
+	 * 4 KiB (with --pdus, 670k events on the 100 MB bench capture made
+	 * 54k write calls).  A terminal keeps its line buffering, and a live
+	 * capture flushes every event anyway. */
+	static char outbuf[64 << 10];
+	if (!k.flush_each && !isatty(fileno(k.out)))
+		setvbuf(k.out, outbuf, _IOFBF, sizeof outbuf);
 	if (xdir) {
 		if (pg_mkdirs(xdir, 0750) != 0 && errno != EEXIST) {
 			fprintf(stderr, "plcguard sniff: %s: %s\n", xdir, strerror(errno));

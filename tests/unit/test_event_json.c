@@ -5,7 +5,8 @@
  * demands byte-identical output: a golden event, every rule that version
  * implied (member order, a field never overrides a common member, a field
  * named "text" keeps its place with the event's text, invalid UTF-8 drops a
- * member, escapes, nested values), and 20,000 pseudo-random events.
+ * member, escapes, nested values), and 20,000 pseudo-random events; and
+ * pg_ts_str(), now formatted by hand, against gmtime_r + strftime.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -324,6 +325,54 @@ static void test_random_events(void **state)
 	}
 }
 
+/* pg_ts_str() formats by hand what gmtime_r + strftime + %06ld printed. */
+static void ref_ts(const struct timespec *ts, char *buf, size_t n)
+{
+	struct tm tm;
+	time_t t = ts->tv_sec;
+	if (!gmtime_r(&t, &tm)) {
+		snprintf(buf, n, "invalid-time");
+		return;
+	}
+	char d[32];
+	strftime(d, sizeof d, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "%s.%06ldZ", d, (long)(ts->tv_nsec / 1000));
+}
+
+static void test_ts_str(void **state)
+{
+	(void)state;
+	static const long long secs[] = {
+		0, -1, 59, 86399, 86400, 951782400 /* 2000-02-29 */, 1772442000,
+		253402300799LL /* 9999-12-31T23:59:59 */, 253402300800LL /* 10000 */,
+		-30610224000LL /* 1000-01-01 */, -30610224001LL /* 999-12-31 */,
+		-62135596800LL /* 0001-01-01 */, 4102444800LL, 0x7fffffffLL, 0x80000000LL,
+	};
+	static const long nsecs[] = { 0, 999, 1000, 123456789, 999999999, -1, -1000, 1000000000, 2000000000 };
+	char a[64], b[64];
+	for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++)
+		for (size_t j = 0; j < sizeof nsecs / sizeof nsecs[0]; j++) {
+			struct timespec ts = { (time_t)secs[i], nsecs[j] };
+			ref_ts(&ts, a, sizeof a);
+			pg_ts_str(&ts, b, sizeof b);
+			assert_string_equal(a, b);
+			/* a short buffer is truncated, not overrun */
+			char small[20], want[20];
+			size_t k = strlen(a) < sizeof want - 1 ? strlen(a) : sizeof want - 1;
+			memcpy(want, a, k);
+			want[k] = 0;
+			pg_ts_str(&ts, small, sizeof small);
+			assert_string_equal(want, small);
+		}
+	for (int i = 0; i < 200000; i++) {
+		struct timespec ts = { (time_t)(int64_t)(rnd() % 600000000000ULL) - 300000000000LL,
+				       (long)(rnd() % 1000000000u) };
+		ref_ts(&ts, a, sizeof a);
+		pg_ts_str(&ts, b, sizeof b);
+		assert_string_equal(a, b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_field_names),
 		cmocka_unit_test(test_invalid_utf8_member),
 		cmocka_unit_test(test_random_events),
+		cmocka_unit_test(test_ts_str),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
