@@ -63,14 +63,36 @@ static void cap_event(struct pg_capture *c, const char *kind, enum pg_sev sev,
 	pg_sniff_emit(c->s, &ev);
 }
 
+/*
+ * Packet time of a record.  The fraction is whatever the file holds (libpcap
+ * passes any 32-bit value through; the classic reader below reads it as
+ * signed, as libpcap does): it is carried into the seconds so that every
+ * timestamp is a valid timespec.  A fraction of 0xffffffff was printed as
+ * "2023-11-14T22:13:20.-00001Z", which no RFC 3339 reader accepts.
+ */
+static struct timespec cap_ts(const struct pcap_pkthdr *h, int nano)
+{
+	long long ns = (long long)h->ts.tv_usec * (nano ? 1 : 1000);
+	long long carry = ns / 1000000000LL;
+	ns %= 1000000000LL;
+	if (ns < 0) {
+		ns += 1000000000LL;
+		carry--;
+	}
+	struct timespec ts;
+	if (__builtin_add_overflow(h->ts.tv_sec, (time_t)carry, &ts.tv_sec))
+		ts.tv_sec = h->ts.tv_sec;   /* absurd seconds: keep them */
+	ts.tv_nsec = (long)ns;
+	return ts;
+}
+
 /* One frame: decode, count, hand TCP to the flow table. */
 static void cap_frame(struct pg_capture *c, int dlt, const struct pcap_pkthdr *h,
 		      const uint8_t *data, int nano)
 {
 	struct pg_sniff *s = c->s;
 	struct pg_pktinfo pi;
-	pi.ts.tv_sec = h->ts.tv_sec;
-	pi.ts.tv_nsec = nano ? h->ts.tv_usec : (long)h->ts.tv_usec * 1000;
+	pi.ts = cap_ts(h, nano);
 	pi.frame = ++c->frame;
 	c->last = pi;
 	s->cur = pi;
@@ -262,10 +284,8 @@ static int cap_run(struct pg_capture *c, pcap_t *p, struct rawpcap *raw,
 	/* Read the first record before announcing the file, so that the
 	 * announcement carries packet time (the first packet's), not "now". */
 	int rc = cap_next(p, raw, &h, &data);
-	if (rc == 1) {
-		c->last.ts.tv_sec = h->ts.tv_sec;
-		c->last.ts.tv_nsec = nano ? h->ts.tv_usec : (long)h->ts.tv_usec * 1000;
-	}
+	if (rc == 1)
+		c->last.ts = cap_ts(h, nano);
 	{
 		struct pg_event ev;
 		pg_event_self(&ev, &c->last, "capture.file", PG_SEV_INFO);

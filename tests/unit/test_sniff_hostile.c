@@ -13,7 +13,9 @@
  *  - the Modbus transaction table still stops at its maximum and the oldest
  *    request is forgotten, not the newest;
  *  - a stream of one-byte segments, each after a one-byte hole, does not
- *    become one "tcp.gap" warning per packet.
+ *    become one "tcp.gap" warning per packet;
+ *  - a record whose timestamp fraction is out of range (0xffffffff, 2e9)
+ *    still gives every event a valid time.
  *
  * Segments are handed to the flow table as decoded TCP (struct nd_tcp), the
  * sessions through their pg_app_ops, with a recording sink.
@@ -28,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
 #include "flow.h"
 #include "sniff.h"
 
@@ -60,6 +63,12 @@ static void rec_emit(void *arg, struct pg_event *ev)
 	R.n[i]++;
 	if (strcmp(ev->kind, "s7.pdu") == 0)
 		R.last_pdu_flow = ev->flow_id;
+	/* every event time is a valid timespec and prints as RFC 3339 */
+	assert_true(ev->ts.tv_nsec >= 0 && ev->ts.tv_nsec < 1000000000L);
+	char tb[64];
+	pg_ts_str(&ev->ts, tb, sizeof tb);
+	assert_null(strstr(tb, ".-"));
+	assert_int_equal(strlen(tb), 27);
 	if (strcmp(ev->kind, "flow.evicted") == 0 ||
 	    strcmp(ev->kind, "tcp.gap") == 0)
 		snprintf(R.last_text, sizeof R.last_text, "%s", ev->text);
@@ -312,6 +321,80 @@ static void test_modbus_txn_table_grows_and_stops(void **state)
 	assert_int_equal(s.mem_used, 0);
 }
 
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * badfrac.pcap: microsecond records whose fraction field is 0xffffffff (-1 as
+ * libpcap reads it) or 2,000,000,000.  Before the fix the first event's time
+ * printed as "2023-11-14T22:13:20.-00001Z" and packet times carried
+ * nanoseconds outside [0, 1e9).  Now the fraction carries into the seconds.
+ */
+static void test_capture_fraction_out_of_range(void **state)
+{
+	(void)state;
+	/* Ethernet + IPv4 + TCP (ACK|PSH) to port 102 + the read-var TPKT */
+	uint8_t fr[14 + 20 + 20 + sizeof readvar_tpkt];
+	memset(fr, 0, sizeof fr);
+	fr[12] = 0x08;
+	uint8_t *ip = fr + 14, *tcp = ip + 20;
+	ip[0] = 0x45;
+	ip[2] = 0;
+	ip[3] = (uint8_t)(sizeof fr - 14);
+	ip[8] = 64;
+	ip[9] = 6;
+	ip[12] = 10; ip[15] = 1;
+	ip[16] = 10; ip[19] = 2;
+	tcp[0] = 0x9c; tcp[1] = 0x40;          /* 40000 */
+	tcp[3] = 102;
+	tcp[7] = 1;                            /* seq 1 */
+	tcp[11] = 1;                           /* ack 1 */
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x18;
+	tcp[14] = 0xff; tcp[15] = 0xff;
+	memcpy(tcp + 20, readvar_tpkt, sizeof readvar_tpkt);
+
+	static const uint32_t fracs[] = { 0xffffffffu, 2000000000u, 999999u, 0x80000000u };
+	uint8_t file[24 + 4 * (16 + sizeof fr)];
+	uint8_t *w = file;
+	put_le32(w, 0xa1b2c3d4);
+	w[4] = 2; w[5] = 0; w[6] = 4; w[7] = 0;
+	memset(w + 8, 0, 8);
+	put_le32(w + 16, 65535);
+	put_le32(w + 20, 1);
+	w += 24;
+	for (size_t i = 0; i < 4; i++) {
+		put_le32(w, 1700000000u);
+		put_le32(w + 4, fracs[i]);
+		put_le32(w + 8, sizeof fr);
+		put_le32(w + 12, sizeof fr);
+		memcpy(w + 16, fr, sizeof fr);
+		/* the same flow: advance the TCP sequence number */
+		w[16 + 14 + 20 + 7] = (uint8_t)(1 + i * sizeof readvar_tpkt);
+		w += 16 + sizeof fr;
+	}
+	FILE *fp = fmemopen(file, sizeof file, "rb");
+	assert_non_null(fp);
+	struct pg_sniff s;
+	ctx_init(&s);
+	s.cfg.pdu_trace = 1;
+	struct flowtab *ft = flowtab_new(&s, &pg_s7_app, &pg_modbus_app);
+	struct pg_capture cap;
+	pg_capture_init(&cap, &s, ft);
+	/* the stream is libpcap's now: pcap_close() closes it */
+	assert_int_equal(pg_capture_stream(&cap, fp, "badfrac.pcap"), 0);
+	/* frame 1: 1700000000 s - 1 us; frame 2: + 2000 s; frame 4: - 2147 s */
+	assert_int_equal(s.st.packets, 4);
+	assert_int_equal(rec_count("s7.pdu"), 4);
+	assert_int_equal(rec_count("capture.file"), 1);
+	flowtab_close_all(ft, &cap.last);
+	flowtab_free(ft);
+	assert_int_equal(s.mem_used, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_s7_idle_flow_holds_no_buffers),
 		cmocka_unit_test(test_modbus_txn_table_grows_and_stops),
 		cmocka_unit_test(test_gap_events_bounded),
+		cmocka_unit_test(test_capture_fraction_out_of_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
