@@ -31,7 +31,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -455,6 +457,38 @@ static double mono_now(void)
 	return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
+/* Longest single wait for packets: the bound on how late a stop request
+ * (SIGINT/SIGTERM set c->stop) is noticed on an idle link. */
+#define PG_LIVE_POLL_MS 200
+
+/* Milliseconds from now until `until` (monotonic seconds), within
+ * [0, cap]; rounded up so that the deadline has passed when we wake. */
+static int live_ms_until(double now, double until, int cap)
+{
+	double ms = (until - now) * 1000.0 + 1.0;
+	if (ms <= 0.0)
+		return 0;
+	return ms < (double)cap ? (int)ms : cap;
+}
+
+/* Wait until the capture fd is readable or ms have passed.  A signal
+ * (EINTR) is a normal early return: the caller looks at c->stop. */
+static int live_wait(pcap_t *p, int fd, int ms)
+{
+	const struct timeval *req = pcap_get_required_select_timeout(p);
+	if (req) {
+		long rq = (long)req->tv_sec * 1000 + req->tv_usec / 1000;
+		if (rq < 1)
+			rq = 1;
+		if (rq < ms)
+			ms = (int)rq;
+	}
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+		return -1;
+	return 0;
+}
+
 static void live_stats(struct pg_capture *c, pcap_t *p, const char *iface, int final)
 {
 	struct pcap_stat ps;
@@ -503,7 +537,24 @@ int pg_capture_live(struct pg_capture *c, const struct pg_live_opts *o,
 	(void)pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
 	int rc = pcap_activate(p);
 	if (rc < 0) {
-		snprintf(msg, msglen, "%s: %s", o->iface, pcap_geterr(p));
+		/* Some failures leave pcap_geterr() empty: then say the status. */
+		const char *why = pcap_geterr(p);
+		snprintf(msg, msglen, "%s: %s", o->iface,
+			 why && why[0] ? why : pcap_statustostr(rc));
+		pcap_close(p);
+		return -1;
+	}
+	/* We wait for packets ourselves (poll on the selectable fd, then a
+	 * nonblocking pcap_dispatch), never inside libpcap.  On Linux with
+	 * TPACKET_V3, libpcap 1.10 polls with no timeout of its own (the
+	 * kernel's block timer only runs once a packet has arrived) and
+	 * polls again after EINTR unless pcap_breakloop() was called: an idle
+	 * link held --duration, the drop statistics and SIGTERM (which only
+	 * sets c->stop) forever. */
+	int fd = -1;
+	if (pcap_setnonblock(p, 1, errbuf) < 0 || (fd = pcap_get_selectable_fd(p)) < 0) {
+		snprintf(msg, msglen, "%s: cannot wait for packets without blocking: %s",
+			 o->iface, errbuf[0] ? errbuf : "no selectable descriptor");
 		pcap_close(p);
 		return -1;
 	}
@@ -548,8 +599,15 @@ int pg_capture_live(struct pg_capture *c, const struct pg_live_opts *o,
 	}
 	unsigned every = o->stats_interval_s ? o->stats_interval_s : 10;
 	double t0 = mono_now(), next = t0 + every;
+	double end = t0 + (double)o->duration_s;
 	while (!c->stop) {
-		int n = pcap_dispatch(p, -1, live_cb, (u_char *)&l);
+		/* --count N means N: never let one dispatch run past it. */
+		int want = -1;
+		if (o->max_packets) {
+			uint64_t left = o->max_packets - l.n;
+			want = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		int n = pcap_dispatch(p, want, live_cb, (u_char *)&l);
 		if (n < 0 && n != PCAP_ERROR_BREAK) {
 			snprintf(msg, msglen, "%s: %s", o->iface, pcap_geterr(p));
 			live_stats(c, p, o->iface, 1);
@@ -563,8 +621,19 @@ int pg_capture_live(struct pg_capture *c, const struct pg_live_opts *o,
 		}
 		if (o->max_packets && l.n >= o->max_packets)
 			break;
-		if (o->duration_s && now - t0 >= o->duration_s)
+		if (o->duration_s && now >= end)
 			break;
+		if (n > 0 || c->stop)
+			continue;   /* more may be queued already */
+		int ms = live_ms_until(now, next, PG_LIVE_POLL_MS);
+		if (o->duration_s)
+			ms = live_ms_until(now, end, ms);
+		if (live_wait(p, fd, ms) < 0) {
+			snprintf(msg, msglen, "%s: waiting for packets: %s", o->iface, strerror(errno));
+			live_stats(c, p, o->iface, 1);
+			pcap_close(p);
+			return -1;
+		}
 	}
 	live_stats(c, p, o->iface, 1);
 	pcap_close(p);
