@@ -530,6 +530,8 @@ int cmd_sniff(int argc, char **argv)
 		if (pg_capture_live(&cap, &lo, err, sizeof err) < 0) {
 			fprintf(stderr, "plcguard sniff: %s\n", err);
 			rc = PG_EXIT_IO;
+			if (!cap.frame)
+				nosum = 1;   /* nothing was captured: nothing to sum up */
 		}
 	} else {
 		for (size_t i = 0; i < nfiles && !cap.stop; i++)

@@ -58,6 +58,11 @@ void pg_event_self(struct pg_event *ev, const struct pg_pktinfo *pi,
 		ev->ts = pi->ts;
 		ev->frame = pi->frame;
 	}
+	/* Before the first packet there is no packet time: the collector's own
+	 * events (a capture that cannot be opened, a failed live setup) then
+	 * carry the wall-clock time rather than 1970. */
+	if (ev->ts.tv_sec == 0 && ev->ts.tv_nsec == 0)
+		clock_gettime(CLOCK_REALTIME, &ev->ts);
 }
 
 int pg_mem_charge(struct pg_sniff *s, size_t n)
