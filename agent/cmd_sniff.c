@@ -278,7 +278,7 @@ static void summary(struct sink *k, struct pg_sniff *s, struct pg_capture *cap)
 	ST(truncated); ST(other_ports); ST(flows); ST(flows_midstream); ST(flows_timed_out);
 	ST(flows_evicted); ST(retransmits); ST(out_of_order); ST(overlaps); ST(overlap_conflicts);
 	ST(gaps); ST(gap_bytes); ST(memcap_hits); ST(tpkt); ST(cotp_dt); ST(s7_pdus);
-	ST(s7plus_pdus); ST(s7_bad); ST(modbus_adus); ST(modbus_bad); ST(umas_pdus); ST(resyncs);
+	ST(s7plus_pdus); ST(s7_bad); ST(modbus_adus); ST(modbus_bad); ST(umas_pdus); ST(not_modbus_flows); ST(resyncs);
 	ST(kernel_drops); ST(if_drops);
 #undef ST
 	struct flowtab_counts fc;

@@ -143,7 +143,12 @@ struct mbsess {
 
 static int mb_charge(struct mbsess *m, size_t n)
 {
+	/* A flow may hold one whole application image in transfer (real
+	 * Unity applications run to tens of MB), even above the per-flow
+	 * reassembly cap; the global budget still bounds the total. */
 	size_t cap = m->s->cfg.flow_mem_max;
+	if (cap < PG_UMAS_MAX_IMAGE + (1u << 20))
+		cap = PG_UMAS_MAX_IMAGE + (1u << 20);
 
 	if (n > cap || m->mem > cap - n) {
 		m->s->st.memcap_hits++;
@@ -1260,11 +1265,15 @@ static void mb_close(void *app, const struct pg_pktinfo *pi)
 			xfer_finish(m, i, pi, "end_not_seen");
 		for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
 			file_emit(m, &m->files[i], pi, NULL);
-	} else if (m->d[0].bytes + m->d[1].bytes > 0) {
+	} else if (m->d[0].bytes + m->d[1].bytes > 0 &&
+		   pg_rate_ok(++s->st.not_modbus_flows)) {
+		/* one event per flow, but the first 64 and then every power of
+		 * two only: a scan of port 502 must not flood the feed */
 		struct pg_event ev;
 		mb_event(m, &ev, pi, "modbus", "modbus.not_modbus", PG_SEV_NOTICE, -1, -1);
 		pg_event_set_int(&ev, "bytes_c2s", (long long)m->d[0].bytes);
 		pg_event_set_int(&ev, "bytes_s2c", (long long)m->d[1].bytes);
+		pg_event_set_int(&ev, "flows_so_far", (long long)s->st.not_modbus_flows);
 		pg_event_text(&ev, "traffic on the Modbus port never framed as Modbus/TCP "
 			      "(%llu bytes)",
 			      (unsigned long long)(m->d[0].bytes + m->d[1].bytes));

@@ -62,7 +62,7 @@ struct pg_sniff_stats {
 	uint64_t gaps, gap_bytes;
 	uint64_t memcap_hits;
 	uint64_t tpkt, cotp_dt, s7_pdus, s7plus_pdus, s7_bad;
-	uint64_t modbus_adus, modbus_bad, umas_pdus;
+	uint64_t modbus_adus, modbus_bad, umas_pdus, not_modbus_flows;
 	uint64_t resyncs;
 	uint64_t transfers_complete, transfers_incomplete;
 	uint64_t kernel_drops, if_drops;
@@ -93,6 +93,13 @@ void pg_event_wire(struct pg_event *ev, const struct pg_flowinfo *fi,
 /* Health/self event (capture errors, drops, memcap): source self. */
 void pg_event_self(struct pg_event *ev, const struct pg_pktinfo *pi,
 		   const char *kind, enum pg_sev sev);
+
+/* Rate limit for repeated events: true for the 1st..64th occurrence and then
+ * for each power of two (128, 256, ...).  n counts from 1. */
+static inline int pg_rate_ok(uint64_t n)
+{
+	return n <= 64 || (n & (n - 1)) == 0;
+}
 
 /* Charge n bytes to the global budget: 0 ok, -1 over total_mem_max
  * (nothing charged; st.memcap_hits incremented, and a "sniff.memcap" event
