@@ -325,7 +325,7 @@ int mc7_parse_block_id(const char *s, uint8_t *type, uint16_t *number)
 	if (!s)
 		return -1;
 	struct cur c = cur_init((const uint8_t *)s, strnlen(s, 64));
-	char letters[5];
+	char letters[5] = { 0 };
 	size_t nl = 0;
 	int ch;
 	while ((ch = cur_peek(&c, 0)) >= 0 &&

@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t starts = size < 64 ? size : 64;
 
-	for (size_t i = 0; i <= starts; i++) {
+	for (size_t i = 0; i <= starts && i <= size; i++) {
 		size_t n = size - i;
 		uint8_t *buf = malloc(n ? n : 1);
 		if (!buf)
