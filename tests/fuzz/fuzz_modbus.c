@@ -7,6 +7,7 @@
  * Invariants checked: a successful parse points inside its input, and a
  * parsed block's data length equals its declared length.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (size_t i = 0; i <= starts && i <= size; i++) {
 		size_t n = size - i;
+		if (n > (size_t)PTRDIFF_MAX)
+			break;     /* cannot happen; tells GCC the bound */
 		uint8_t *buf = malloc(n ? n : 1);
 		if (!buf)
 			return 0;
