@@ -142,6 +142,18 @@ static void sink_emit(void *arg, struct pg_event *ev)
 	struct sink *k = arg;
 	if (pg_event_is_transfer(ev))
 		pg_match_event(k->m, ev);
+	/* Bytes of this transfer were sent twice with different content: what
+	 * we hashed is the first copy, the PLC may have taken the other one.
+	 * Whatever the verdict, this is not clean. */
+	json_t *oc = ev->fields ? json_object_get(ev->fields, "overlap_conflict") : NULL;
+	if (pg_event_is_transfer(ev) && json_is_true(oc)) {
+		ev->sev = PG_SEV_ALERT;
+		k->not_clean = 1;
+		size_t n = strnlen(ev->text, sizeof ev->text);
+		snprintf(ev->text + n, sizeof ev->text - n, "%s",
+			 "; WARNING: part of it was sent twice with different bytes (TCP overlap "
+			 "conflict): the hash is of the first copy, the PLC may have taken the other");
+	}
 	/* A transfer that could not be verified is at least a warning: logic
 	 * reached (or left) a PLC and nobody can say what it was. */
 	if (pg_event_is_transfer(ev) && ev->verdict && ev->sev < PG_SEV_WARNING &&

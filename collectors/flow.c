@@ -312,6 +312,8 @@ static void ev_conflict(struct flowtab *ft, struct flow *f, int dir,
 	pg_event_set_int(&ev, "length", (long long)len);
 	pg_event_set_int(&ev, "offset", (long long)off);
 	pg_sniff_emit(ft->s, &ev);
+	if (f->app && f->ops->conflict)
+		f->ops->conflict(f->app, dir, pi);
 }
 
 static void ev_flow(struct flowtab *ft, struct flow *f, const char *kind,

@@ -85,6 +85,7 @@ struct mb_xfer {
 	uint8_t unit;
 	uint16_t tid;
 	int enveloped, gap, conflict, memcap, sizecap, bad_number, mixed_dirs;
+	int tcp_conflict;        /* a TCP overlap with other bytes during it */
 	int end_seen, end_answered, end_ok;
 	uint16_t end_count, end_tid;
 	int has_total;
@@ -102,7 +103,7 @@ struct mb_rec {
 };
 
 struct mb_file {
-	int used, gap, done;
+	int used, gap, done, tcp_conflict;
 	uint16_t number;
 	uint8_t unit;
 	uint16_t tid;
@@ -297,6 +298,8 @@ static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
 	pg_event_set_int(&ev, "blocks", (long long)x->maxno);
 	pg_event_set_int(&ev, "file_type", x->file_type);
 	pg_event_set_bool(&ev, "enveloped", x->enveloped);
+	if (x->tcp_conflict)
+		pg_event_set_bool(&ev, "overlap_conflict", 1);
 	if (x->dups)
 		pg_event_set_int(&ev, "duplicates", x->dups);
 	if (x->refused)
@@ -538,6 +541,8 @@ static void file_emit(struct mbsess *m, struct mb_file *f, const struct pg_pktin
 		pg_event_set_int(&ev, "rewrites", f->rewrites);
 	if (overlap)
 		pg_event_set_bool(&ev, "overlap", 1);
+	if (f->tcp_conflict)
+		pg_event_set_bool(&ev, "overlap_conflict", 1);
 	uint8_t *img = NULL;
 	if (f->gap || why) {
 		ev.verdict = PG_V_INCOMPLETE;
@@ -1246,6 +1251,21 @@ static void mb_gap(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi)
 	(void)pi;
 }
 
+static void mb_conflict(void *app, int dir, const struct pg_pktinfo *pi)
+{
+	struct mbsess *m = app;
+	(void)dir;
+	(void)pi;
+	if (!m)
+		return;
+	for (int i = 0; i < 2; i++)
+		if (m->xf[i].active)
+			m->xf[i].tcp_conflict = 1;
+	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
+		if (m->files[i].used && !m->files[i].done)
+			m->files[i].tcp_conflict = 1;
+}
+
 static void mb_close(void *app, const struct pg_pktinfo *pi)
 {
 	struct mbsess *m = app;
@@ -1294,4 +1314,5 @@ const struct pg_app_ops pg_modbus_app = {
 	.data = mb_data,
 	.gap = mb_gap,
 	.close = mb_close,
+	.conflict = mb_conflict,
 };

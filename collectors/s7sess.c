@@ -94,6 +94,7 @@ struct s7_xfer {
 	size_t len, cap;
 	unsigned slices;
 	int gap, orphan, slice_err, overflow, memfail;
+	int tcp_conflict;                /* a TCP overlap with other bytes during it */
 };
 
 struct s7_app {
@@ -456,6 +457,8 @@ static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
 	}
 	if (x->has_upload_id)
 		pg_event_set_int(&ev, "upload_id", x->upload_id);
+	if (x->tcp_conflict)
+		pg_event_set_bool(&ev, "overlap_conflict", 1);
 
 	const char *inc = why_incomplete;
 	if (!inc && x->gap)
@@ -1245,6 +1248,17 @@ static void s7_gap(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi)
 		a->xfers[i]->gap = 1;
 }
 
+static void s7_conflict(void *app, int dir, const struct pg_pktinfo *pi)
+{
+	struct s7_app *a = app;
+	(void)dir;
+	(void)pi;
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nxfers; i++)
+		a->xfers[i]->tcp_conflict = 1;
+}
+
 static void s7_close(void *app, const struct pg_pktinfo *pi)
 {
 	struct s7_app *a = app;
@@ -1275,4 +1289,5 @@ const struct pg_app_ops pg_s7_app = {
 	.data = s7_data,
 	.gap = s7_gap,
 	.close = s7_close,
+	.conflict = s7_conflict,
 };

@@ -122,6 +122,10 @@ struct pg_app_ops {
 		     const struct pg_pktinfo *pi);
 	void (*gap)(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi);
 	void (*close)(void *app, const struct pg_pktinfo *pi);
+	/* Optional: a segment in direction dir overlapped bytes already seen
+	 * with different content (the first copy was kept).  Transfers in
+	 * progress must say so: the PLC may have taken the other copy. */
+	void (*conflict)(void *app, int dir, const struct pg_pktinfo *pi);
 };
 
 extern const struct pg_app_ops pg_s7_app;      /* collectors/s7sess.c */

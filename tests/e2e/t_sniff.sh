@@ -46,10 +46,11 @@ expect_count "$T/2.json" "e['kind']=='tcp.overlap_conflict'" 0 "identical retran
 expect_count "$T/2.json" "e['kind']=='sniff.summary' and e['stats']['retransmits']>=1 and e['stats']['out_of_order']>=1" 1 "retransmission and out-of-order counted"
 
 # 3. overlap with different bytes
-expect_exit 0 "s7_overlap_conflict: first copy kept, blocks match" -- sniff -r "$C/s7_overlap_conflict.pcap"
+expect_exit 1 "s7_overlap_conflict: not clean (exit 1)" -- sniff -r "$C/s7_overlap_conflict.pcap"
 cp "$T/out" "$T/3.json"
 expect_count "$T/3.json" "e['kind']=='tcp.overlap_conflict' and e['severity']=='alert' and e['dir']=='c2s' and e['length']==40" 1 "overlap with different bytes reported (alert, 40 bytes)"
-expect_count "$T/3.json" "e['kind']=='s7.block.download' and e['object']=='OB1' and e['sha256']=='$OB1'" 1 "OB1 from the first copy"
+expect_count "$T/3.json" "e['kind']=='s7.block.download' and e['object']=='OB1' and e['sha256']=='$OB1' and e['overlap_conflict']==True and e['severity']=='alert' and 'other' in e['text']" 1 "OB1 hashed from the first copy, flagged: the PLC may have taken the other (alert)"
+expect_count "$T/3.json" "e['kind']=='s7.block.download' and e['object']=='DB1' and 'overlap_conflict' not in e and e['verdict']=='matches'" 1 "DB1, sent after the conflict, is clean"
 
 # 4. a gap inside DB1
 expect_exit 1 "s7_gap: an incomplete transfer (exit 1)" -- sniff -r "$C/s7_gap.pcap"

@@ -119,7 +119,7 @@ static void fz_close(void *p, const struct pg_pktinfo *pi)
 }
 
 static const struct pg_app_ops fz_ops = {
-	"fuzz", fz_open, fz_data, fz_gap, fz_close,
+	"fuzz", fz_open, fz_data, fz_gap, fz_close, NULL,
 };
 
 static void fz_emit(void *arg, struct pg_event *ev)

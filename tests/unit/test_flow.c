@@ -107,10 +107,10 @@ static void app_close(void *app, const struct pg_pktinfo *pi)
 }
 
 static const struct pg_app_ops s7_ops = {
-	"s7", s7_open, app_data, app_gap, app_close,
+	"s7", s7_open, app_data, app_gap, app_close, NULL,
 };
 static const struct pg_app_ops mb_ops = {
-	"modbus", mb_open, app_data, app_gap, app_close,
+	"modbus", mb_open, app_data, app_gap, app_close, NULL,
 };
 
 static long long jint(json_t *o, const char *k)
