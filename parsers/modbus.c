@@ -230,6 +230,25 @@ int umas_parse_ul_start_rsp(const uint8_t *d, size_t n, size_t base,
 	return 0;
 }
 
+/* The tail both block layouts share: length (2, LE) then exactly that many
+ * data bytes, which must end the PDU. */
+static int umas_block_data(struct cur *c, struct umas_block *v, struct pg_err *e)
+{
+	size_t len_off = cur_off(c);
+	v->len = cur_u16le(c);
+	if (c->err)
+		return pg_err_set(e, c->err_off, "umas.block_length",
+				  "block length truncated");
+	if (v->len != cur_left(c))
+		return pg_err_set(e, len_off, "umas.block_length",
+				  "block length %u but %zu data bytes",
+				  v->len, cur_left(c));
+	v->has_data = 1;
+	v->data_off = cur_off(c);
+	v->data = cur_bytes(c, v->len);
+	return 0;
+}
+
 int umas_parse_block_req(const uint8_t *d, size_t n, size_t base,
 			 struct umas_block *b, struct pg_err *e)
 {
@@ -244,20 +263,8 @@ int umas_parse_block_req(const uint8_t *d, size_t n, size_t base,
 	if (c.err)
 		return pg_err_set(e, c.err_off, "umas.block_number",
 				  "block request truncated");
-	if (cur_left(&c)) {
-		size_t len_off = cur_off(&c);
-		v.len = cur_u16le(&c);
-		if (c.err)
-			return pg_err_set(e, c.err_off, "umas.block_length",
-					  "block length truncated");
-		if (v.len != cur_left(&c))
-			return pg_err_set(e, len_off, "umas.block_length",
-					  "block length %u but %zu data bytes",
-					  v.len, cur_left(&c));
-		v.has_data = 1;
-		v.data_off = cur_off(&c);
-		v.data = cur_bytes(&c, v.len);
-	}
+	if (cur_left(&c) && umas_block_data(&c, &v, e) < 0)
+		return -1;
 	*b = v;
 	return 0;
 }
@@ -272,18 +279,8 @@ int umas_parse_block_rsp(const uint8_t *d, size_t n, size_t base,
 	memset(&v, 0, sizeof v);
 	uint8_t flag = cur_u8(&c);
 	cur_u8(&c);
-	size_t len_off = cur_off(&c);
-	v.len = cur_u16le(&c);
-	if (c.err)
-		return pg_err_set(e, c.err_off, "umas.block_length",
-				  "block reply truncated");
-	if (v.len != cur_left(&c))
-		return pg_err_set(e, len_off, "umas.block_length",
-				  "block length %u but %zu data bytes",
-				  v.len, cur_left(&c));
-	v.has_data = 1;
-	v.data_off = cur_off(&c);
-	v.data = cur_bytes(&c, v.len);
+	if (umas_block_data(&c, &v, e) < 0)
+		return -1;
 	*b = v;
 	*last = flag != 0;
 	return 0;
