@@ -594,6 +594,22 @@ static struct mb_file *file_get(struct mbsess *m, uint16_t number,
 	return fr;
 }
 
+/* A charged copy of one record's data; NULL when the memory cap (or malloc)
+ * refuses, with nothing left charged. */
+static uint8_t *rec_copy(struct mbsess *m, const uint8_t *src, size_t n)
+{
+	if (mb_charge(m, n) != 0)
+		return NULL;
+	uint8_t *d = malloc(n ? n : 1);
+	if (!d) {
+		mb_release(m, n);
+		return NULL;
+	}
+	if (n)
+		memcpy(d, src, n);
+	return d;
+}
+
 static void file_write(struct mbsess *m, const struct mb_mbap *h,
 		       const struct mb_file_sub *sub, const struct pg_pktinfo *pi)
 {
@@ -611,22 +627,15 @@ static void file_write(struct mbsess *m, const struct mb_mbap *h,
 		if (r->words == sub->words && memcmp(r->data, sub->data, n) == 0)
 			return;
 		/* The later write is what the device holds now. */
-		uint8_t *nd;
 		if (f->bytes - (size_t)r->words * 2 + n > PG_MB_FILE_MAX_BYTES) {
 			file_emit(m, f, pi, "size_cap");
 			return;
 		}
-		if (mb_charge(m, n) != 0) {
-			file_emit(m, f, pi, "memory_cap");
-			return;
-		}
-		nd = malloc(n);
+		uint8_t *nd = rec_copy(m, sub->data, n);
 		if (!nd) {
-			mb_release(m, n);
 			file_emit(m, f, pi, "memory_cap");
 			return;
 		}
-		memcpy(nd, sub->data, n);
 		mb_release(m, (size_t)r->words * 2);
 		f->bytes = f->bytes - (size_t)r->words * 2 + n;
 		free(r->data);
@@ -656,18 +665,11 @@ static void file_write(struct mbsess *m, const struct mb_mbap *h,
 		f->rec = nr;
 		f->cap = ncap;
 	}
-	uint8_t *nd = NULL;
-	if (mb_charge(m, n) != 0) {
-		file_emit(m, f, pi, "memory_cap");
-		return;
-	}
-	nd = malloc(n);
+	uint8_t *nd = rec_copy(m, sub->data, n);
 	if (!nd) {
-		mb_release(m, n);
 		file_emit(m, f, pi, "memory_cap");
 		return;
 	}
-	memcpy(nd, sub->data, n);
 	f->rec[f->nrec].recno = sub->record;
 	f->rec[f->nrec].words = sub->words;
 	f->rec[f->nrec].data = nd;
