@@ -156,6 +156,13 @@ static uint64_t flow_hash(const struct fkey *k, uint64_t seed)
 	return mix64(h);
 }
 
+/* p + n, except that a snaplen cut may leave p NULL with no bytes
+ * (NULL + 0 is undefined behaviour in C, and clang's UBSan says so). */
+static inline const uint8_t *adv(const uint8_t *p, size_t n)
+{
+	return p ? p + n : p;
+}
+
 static int64_t pkt_sec(const struct pg_pktinfo *pi)
 {
 	return pi ? (int64_t)pi->ts.tv_sec : 0;
@@ -549,7 +556,7 @@ static void half_segment(struct flowtab *ft, struct flow *f, int dir,
 				s->st.overlaps++;
 			quiet = 1;
 			seq += (uint32_t)n;
-			p += n;
+			p = adv(p, n);
 			len -= n;
 			if (old > n) {       /* the old part reaches into `missing` */
 				missing -= (size_t)(old - n);
@@ -569,7 +576,7 @@ static void half_segment(struct flowtab *ft, struct flow *f, int dir,
 			size_t pre = (uint64_t)fd < len ? (size_t)fd : len;
 			half_deliver(ft, f, dir, p, pre, pi);
 			seq += (uint32_t)pre;
-			p += pre;
+			p = adv(p, pre);
 			len -= pre;
 			if (!len) {
 				if (missing) {
