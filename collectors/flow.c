@@ -29,12 +29,26 @@
  *    the first buffered segment), when the peer has ACKed bytes we never saw,
  *    when a snaplen cut leaves `missing` bytes, and at close.
  *
- * ACK-proven holes are applied lazily: the highest ACK beyond `next` is
- * remembered and turned into a gap only when later data of that direction
- * arrives beyond the hole, or at close.  Applying it at once was rejected:
- * SPAN ports and multi-queue capture often record the ACK a few microseconds
- * before the data it acknowledges, and an eager gap would then throw away
- * bytes that are about to arrive.
+ * ACK-proven holes (the peer ACKed bytes the capture does not have) are
+ * applied lazily, but never later than causality allows.  The highest ACK
+ * beyond `next` is remembered and turned into a gap (the bytes held behind
+ * the hole released) at the first of:
+ *   1. later data of the same direction arriving beyond the hole;
+ *   2. DATA of the other direction that carries the ACK, or any later data
+ *      of the other direction: its sender had received the acknowledged bytes
+ *      before it sent it, so they must reach the application first.  A reply
+ *      is never handed over before the request it answers;
+ *   3. close (FIN, RST, idle timeout, eviction, end of input).
+ * A bare ACK alone does not apply it: SPAN ports and multi-queue capture
+ * often record an ACK a few microseconds before the data it acknowledges,
+ * and an eager gap would throw away bytes that are about to arrive.  Rule 2
+ * is what makes filtered exports work (`tshark -Y s7comm -w`: STEP 7's empty
+ * COTP DT before every PDU and the bare ACKs are gone, so each ES PDU sits
+ * behind a 7-byte hole that no later ES byte fills before the PLC answers).
+ * Before it existed a direction waited for more data of its own while the
+ * other ran on, and the S7 session saw the PLC's replies before the requests.
+ * Suricata's IDS-mode stream engine (release by ACK) and Zeek's "ACK above
+ * hole" content gaps follow the same reasoning.
  *
  * Sequence numbers are compared with 32-bit wraparound (RFC 793 / 1982
  * serial arithmetic) through seq_diff(); stream offsets are 64-bit.
@@ -51,6 +65,8 @@
 
 struct seg {
 	struct seg *next;
+	struct pg_pktinfo pi;  /* the packet that carried it: PDUs completed by
+				  buffered bytes keep their own frame and time */
 	uint32_t seq;
 	uint32_t len;
 	uint8_t data[];
@@ -395,7 +411,8 @@ static void half_drain(struct flowtab *ft, struct flow *f, int dir,
 		uint64_t skip = (uint64_t)-xs;
 		h->ooo = x->next;
 		if (skip < x->len)
-			half_deliver(ft, f, dir, x->data + skip, x->len - skip, pi);
+			half_deliver(ft, f, dir, x->data + skip, x->len - skip,
+				     x->pi.frame ? &x->pi : pi);
 		seg_free(ft, f, h, x);
 	}
 }
@@ -489,6 +506,10 @@ static int half_insert(struct flowtab *ft, struct flow *f, int dir, uint32_t seq
 			}
 			ns->seq = h->next + (uint32_t)cur;
 			ns->len = (uint32_t)n;
+			if (pi)
+				ns->pi = *pi;
+			else
+				memset(&ns->pi, 0, sizeof ns->pi);
 			memcpy(ns->data, p + (cur - st), n);
 			ns->next = x;
 			*pp = ns;
@@ -983,6 +1004,15 @@ void flowtab_packet(struct flowtab *ft, const struct nd_tcp *t,
 			o->acked = a;
 			o->has_ack = 1;
 		}
+	}
+	/* Causal order: this segment's data was sent after its sender had
+	 * received everything it acknowledges, so the other direction's bytes
+	 * below that ACK must reach the application first.  Where the capture
+	 * lacks some of them, that is capture loss: declare it and release what
+	 * is held behind the hole now (see the header comment). */
+	if ((t->len || t->missing) && o->has_ack && seq_diff(o->acked, o->next) > 0) {
+		ft->cnt.ack_released++;
+		half_apply_ack(ft, f, !dir, pi);
 	}
 	if (t->len || t->missing)
 		half_segment(ft, f, dir, dseq, t->payload, t->len, t->missing, pi);

@@ -13,10 +13,23 @@
  * A download is a transaction keyed by the block file name (Job 1A opens it,
  * the PLC's Job 1B names it again with its own PDU reference, the client's
  * Ack_Data 1B with the same reference carries a slice); an upload is keyed
- * by the PLC's upload id.  There is no offset in a slice, so a transfer that
- * crossed a TCP gap can never be trusted: it ends INCOMPLETE without a hash
- * (never a wrong hash).  Lengths that disagree end INVALID, with hash and
- * payload for forensics.  Everything we hold for the traffic is charged to
+ * by the PLC's upload id.  There is no offset in a slice, so completeness
+ * is proved by accounting, not by the absence of TCP gaps:
+ *   - every slice the peer asked for (the PLC's Job 1B, the ES's Job 1E,
+ *     paired with its reply by direction and PDU reference) was received
+ *     whole: a request with no reply is a missing slice;
+ *   - the last slice (no more-data flag) was seen;
+ *   - the bytes add up to the announced length (Request Download / Start
+ *     Upload) and to the block's own header (load length, MC7 code length).
+ * A capture gap between PDUs, such as STEP 7's empty COTP DT frames missing
+ * from a `tshark -Y s7comm` export, loses no slice and so changes nothing
+ * but the event's `gaps` count.  A missing slice, or a gap after which the
+ * lengths do not add up, ends INCOMPLETE without a hash (never a wrong hash);
+ * without a gap, lengths that disagree end INVALID, with hash and payload
+ * for forensics.  A download is reported when the PLC ends it (Job 1C): a
+ * non-zero error code there means the PLC refused the block, which was
+ * transferred but never accepted.  Blocks are followed from download to
+ * activation (_INSE) or deletion (_DELE); close() reports each block's fate.  Everything we hold for the traffic is charged to
  * the context (pg_mem_charge) and to the flow's own budget.
  *
  * Rejected alternatives: parsing TPKTs straight from the caller's buffer
@@ -50,7 +63,7 @@
 
 enum s7_limit_bit {
 	LIM_JOBS = 1, LIM_XFERS = 2, LIM_MEM = 4, LIM_PDU = 8, LIM_FRAGS = 16,
-	LIM_MALFORMED = 32,
+	LIM_MALFORMED = 32, LIM_FATES = 64,
 };
 
 struct s7_dir {
@@ -93,8 +106,37 @@ struct s7_xfer {
 	uint8_t *buf;
 	size_t len, cap;
 	unsigned slices;
-	int gap, orphan, slice_err, overflow, memfail;
+	unsigned requested;              /* slice requests seen (Job 1B / Job 1E) */
+	unsigned answered;               /* replies paired with one of them */
+	unsigned unpaired;               /* replies whose request was not seen */
+	uint64_t gaps;                   /* capture gaps while it was open */
+	int last_seen;                   /* a slice without the more-data flag */
+	int end_seen;                    /* download: the PLC's Job 1C */
+	int refused;                     /* download: Job 1C with an error code */
+	uint16_t end_err;
+	int orphan, slice_err, overflow, memfail;
 	int tcp_conflict;                /* a TCP overlap with other bytes during it */
+};
+
+/* What became of a block this session downloaded or named in a PI service. */
+enum s7_fate { FATE_DOWNLOADED = 1, FATE_INCOMPLETE, FATE_REFUSED, FATE_ACTIVATED,
+	       FATE_DELETED };
+#define PG_S7_MAX_FATES 256u             /* blocks followed per flow */
+
+struct s7_fate_ent {
+	uint8_t type;
+	uint16_t number;
+	uint8_t fate;                    /* enum s7_fate */
+	uint8_t downloaded;              /* a download was seen this session */
+	uint8_t has_sha;
+	uint8_t sha256[32];
+	uint16_t err;                    /* refusal error code */
+	uint8_t pi_pending;              /* _INSE/_DELE asked, answer not yet seen */
+	uint8_t pi_kind;                 /* FATE_ACTIVATED or FATE_DELETED */
+	uint8_t pi_confirmed;            /* the PLC answered the PI service OK */
+	uint16_t pi_ref;                 /* its PDU reference */
+	uint16_t pi_err;                 /* the PI service's error, if refused */
+	uint64_t frame;                  /* frame of the last change */
 };
 
 struct s7_app {
@@ -116,6 +158,9 @@ struct s7_app {
 	uint32_t next_xfer_id;
 	unsigned limits_hit;             /* enum s7_limit_bit */
 	unsigned malformed;
+	uint64_t gaps_seen;              /* capture gaps on this flow */
+	struct s7_fate_ent *fates;       /* block lifecycle, in order of first sight */
+	size_t nfates, fates_cap;
 	/* S7comm-plus */
 	uint64_t s7p_ver[5];             /* 01 02 03 FE FF */
 	int s7p_seen, s7p_tls, s7p_initssl, s7p_prog, s7p_done;
@@ -234,6 +279,53 @@ static void s7_set_block(struct s7_app *a, struct pg_event *ev, int has_block,
 		pg_event_set_int(ev, "rack", a->rack);
 		pg_event_set_int(ev, "slot", a->slot);
 	}
+}
+
+/* ---- block lifecycle (download -> activation / deletion) ---- */
+
+static const char *fate_name(int f)
+{
+	switch (f) {
+	case FATE_DOWNLOADED: return "downloaded";
+	case FATE_INCOMPLETE: return "incomplete";
+	case FATE_REFUSED: return "refused";
+	case FATE_ACTIVATED: return "activated";
+	case FATE_DELETED: return "deleted";
+	default: return "unknown";
+	}
+}
+
+static struct s7_fate_ent *s7_fate_get(struct s7_app *a, const struct pg_pktinfo *pi,
+				       uint8_t type, uint16_t number)
+{
+	for (size_t i = 0; i < a->nfates; i++)
+		if (a->fates[i].type == type && a->fates[i].number == number)
+			return &a->fates[i];
+	if (a->nfates >= PG_S7_MAX_FATES) {
+		s7_limit(a, pi, LIM_FATES, "blocks followed from download to activation");
+		return NULL;
+	}
+	if (a->nfates == a->fates_cap) {
+		size_t nc = a->fates_cap ? a->fates_cap * 2 : 8;
+		if (nc > PG_S7_MAX_FATES)
+			nc = PG_S7_MAX_FATES;
+		if (s7_charge(a, (nc - a->fates_cap) * sizeof *a->fates) < 0) {
+			s7_limit(a, pi, LIM_MEM, "memory for S7 session state");
+			return NULL;
+		}
+		struct s7_fate_ent *nf = realloc(a->fates, nc * sizeof *nf);
+		if (!nf) {
+			s7_release(a, (nc - a->fates_cap) * sizeof *a->fates);
+			return NULL;
+		}
+		a->fates = nf;
+		a->fates_cap = nc;
+	}
+	struct s7_fate_ent *f = &a->fates[a->nfates++];
+	memset(f, 0, sizeof *f);
+	f->type = type;
+	f->number = number;
+	return f;
 }
 
 /* ---- COTP connection ---- */
@@ -434,13 +526,17 @@ static void s7_xfer_append(struct s7_app *a, const struct pg_pktinfo *pi,
 
 /*
  * End a transfer: one "s7.block.download" / "s7.block.upload" event with the
- * checks' verdict, then free it.  why_incomplete != NULL forces INCOMPLETE.
+ * verdict that the accounting allows (see the header comment), then free it.
+ * `ctx` says why it ends now when that is not its own end (capture ended, a
+ * new request for the same block); it is the reason only if slices are
+ * missing.
  */
 static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
-			   struct s7_xfer *x, const char *why_incomplete)
+			   struct s7_xfer *x, const char *ctx)
 {
 	struct pg_event ev;
 	const char *what = x->upload ? "upload" : "download";
+	unsigned missing = x->requested > x->answered ? x->requested - x->answered : 0;
 	s7_ev(a, &ev, pi, "s7comm", x->upload ? "s7.block.upload" : "s7.block.download",
 	      PG_SEV_NOTICE);
 	s7_set_block(a, &ev, x->has_block, x->type, x->number, x->fs,
@@ -450,75 +546,163 @@ static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
 			 x->filename);
 	ev.size = (int64_t)x->len;
 	pg_event_set_int(&ev, "slices", x->slices);
+	pg_event_set_int(&ev, "slices_requested", x->requested);
+	if (x->unpaired)
+		pg_event_set_int(&ev, "slices_unpaired", x->unpaired);
+	if (missing)
+		pg_event_set_int(&ev, "slices_missing", missing);
+	if (x->gaps)
+		pg_event_set_int(&ev, "gaps", (long long)x->gaps);
 	if (x->has_announced) {
 		pg_event_set_int(&ev, x->upload ? "total_len" : "load_len", x->ann_load);
 		if (!x->upload)
 			pg_event_set_int(&ev, "mc7_len", x->ann_mc7);
+	} else {
+		pg_event_set_bool(&ev, "announced", 0);
 	}
 	if (x->has_upload_id)
 		pg_event_set_int(&ev, "upload_id", x->upload_id);
 	if (x->tcp_conflict)
 		pg_event_set_bool(&ev, "overlap_conflict", 1);
-
-	const char *inc = why_incomplete;
-	if (!inc && x->gap)
-		inc = "bytes of the transfer were lost in a capture gap";
-	if (!inc && x->orphan)
-		inc = "the capture started in the middle of the transfer";
-	if (!inc && x->memfail)
-		inc = "the memory limit stopped the reassembly";
-	if (inc) {
-		ev.verdict = PG_V_INCOMPLETE;
-		pg_event_text(&ev, "%s of %s incomplete (%zu bytes seen): %s", what,
-			      ev.object[0] ? ev.object : "an unnamed block", x->len, inc);
-		a->s->st.transfers_incomplete++;
-		pg_sniff_emit(a->s, &ev);
-		s7_xfer_free(a, x);
-		return;
+	if (!x->upload) {
+		pg_event_set_bool(&ev, "end_seen", x->end_seen);
+		/* accepted: the PLC ended the download without an error; only
+		 * such logic can have reached the PLC */
+		pg_event_set_bool(&ev, "accepted", x->end_seen && !x->refused);
+		if (x->refused) {
+			const char *en = s7_error_name(x->end_err);
+			pg_event_set_bool(&ev, "refused", 1);
+			pg_event_set_int(&ev, "error_code", x->end_err);
+			if (en)
+				pg_event_set_str(&ev, "error_name", en);
+		}
+	}
+	char refusal[160] = "";
+	if (x->refused) {
+		const char *en = s7_error_name(x->end_err);
+		snprintf(refusal, sizeof refusal, "; refused by the PLC: error 0x%04X%s%s%s",
+			 x->end_err, en ? " (" : "", en ? en : "", en ? ")" : "");
 	}
 
-	a->s->st.transfers_complete++;
-	pg_sha256(x->buf, x->len, ev.sha256);
-	ev.has_sha256 = 1;
-	ev.payload = x->buf;
-	ev.payload_len = x->len;
+	/* 1. Accounting: was every slice received whole? */
+	const char *inc = NULL, *reason = NULL;
+	char incb[200];
+	if (missing) {
+		snprintf(incb, sizeof incb, "%u of the %u slices requested were not seen",
+			 missing, x->requested);
+		inc = incb;
+		reason = "missing_slices";
+	} else if (!x->last_seen && !x->slice_err) {
+		snprintf(incb, sizeof incb, "the last slice was not seen%s%s",
+			 ctx ? ": " : "", ctx ? ctx : "");
+		inc = incb;
+		reason = "last_not_seen";
+	} else if (x->memfail) {
+		inc = "the memory limit stopped the reassembly";
+		reason = "memory_cap";
+	}
+
+	/* 2. Lengths: announced, and the block's own header. */
 	char why[400] = "";
+	const char *wreason = NULL;
 	struct mc7_block m;
 	struct pg_err e;
 	pg_err_clear(&e);
-	int mrc = mc7_parse(x->buf, x->len, &m, &e);
-	if (x->slice_err)
-		snprintf(why, sizeof why, "a block data reply carried an error or was malformed");
-	else if (x->overflow)
-		snprintf(why, sizeof why, "more block bytes arrived than announced");
-	else if (x->has_announced && x->len != x->ann_load)
-		snprintf(why, sizeof why, "received %zu bytes, %u were announced", x->len,
-			 x->ann_load);
-	else if (mrc < 0) {
-		char eb[320];
-		snprintf(why, sizeof why, "not a valid MC7 block: %s",
-			 pg_err_str(&e, eb, sizeof eb));
-	} else if (!x->upload && x->has_announced && m.code_len != x->ann_mc7)
-		snprintf(why, sizeof why, "MC7 code length %u in the block, %u announced",
-			 m.code_len, x->ann_mc7);
-	else if (x->has_block && (m.type != x->type || m.number != x->number))
-		snprintf(why, sizeof why, "the block header names another block than the file name");
-	if (mrc == 0) {
-		pg_event_set_str(&ev, "lang", mc7_lang_name(m.lang));
-		pg_event_set_int(&ev, "block_version", m.version);
-		pg_event_set_bool(&ev, "know_how", m.know_how);
-		if (!x->has_block)
-			mc7_block_id(m.type, m.number, ev.object, sizeof ev.object);
+	int mrc = inc ? -1 : mc7_parse(x->buf, x->len, &m, &e);
+	if (!inc) {
+		if (x->slice_err) {
+			snprintf(why, sizeof why, "a block data reply carried an error or was malformed");
+			wreason = "slice_error";
+		} else if (x->overflow) {
+			snprintf(why, sizeof why, "more block bytes arrived than announced");
+			wreason = "size_cap";
+		} else if (x->has_announced && x->len != x->ann_load) {
+			snprintf(why, sizeof why, "received %zu bytes, %u were announced", x->len,
+				 x->ann_load);
+			wreason = "size_mismatch";
+		} else if (mrc < 0) {
+			char eb[320];
+			snprintf(why, sizeof why, "not a valid MC7 block: %s",
+				 pg_err_str(&e, eb, sizeof eb));
+			wreason = "not_mc7";
+		} else if (!x->upload && x->has_announced && m.code_len != x->ann_mc7) {
+			snprintf(why, sizeof why, "MC7 code length %u in the block, %u announced",
+				 m.code_len, x->ann_mc7);
+			wreason = "mc7_len_mismatch";
+		} else if (x->has_block && (m.type != x->type || m.number != x->number)) {
+			snprintf(why, sizeof why,
+				 "the block header names another block than the file name");
+			wreason = "name_mismatch";
+		}
+		/* Bytes may have been lost where no request was seen to miss
+		 * them: after a gap, or when the capture began inside the
+		 * transfer, a length that does not add up means missing bytes. */
+		if (why[0] && (x->gaps || x->orphan) && !x->slice_err && !x->overflow) {
+			snprintf(incb, sizeof incb, "%s after %s", why,
+				 x->gaps ? "a capture gap" :
+				 "the capture started in the middle of the transfer");
+			inc = incb;
+			reason = x->gaps ? "gap_crossed" : "midstream";
+		}
 	}
-	if (why[0]) {
-		ev.verdict = PG_V_INVALID;
-		pg_event_text(&ev, "%s of %s (%zu bytes) failed a check: %s", what,
-			      ev.object[0] ? ev.object : "an unnamed block", x->len, why);
+	if (inc) {
+		ev.verdict = PG_V_INCOMPLETE;
+		ev.sev = PG_SEV_WARNING;
+		pg_event_set_str(&ev, "reason", reason);
+		pg_event_text(&ev, "%s of %s incomplete (%zu bytes seen): %s%s", what,
+			      ev.object[0] ? ev.object : "an unnamed block", x->len, inc,
+			      refusal);
+		a->s->st.transfers_incomplete++;
 	} else {
-		ev.has_fp = 1;
-		memcpy(ev.strict, m.strict, 32);
-		memcpy(ev.logic_fp, m.logic_fp, 32);
-		pg_event_text(&ev, "%s of %s complete (%zu bytes)", what, ev.object, x->len);
+		a->s->st.transfers_complete++;
+		pg_sha256(x->buf, x->len, ev.sha256);
+		ev.has_sha256 = 1;
+		ev.payload = x->buf;
+		ev.payload_len = x->len;
+		if (mrc == 0) {
+			pg_event_set_str(&ev, "lang", mc7_lang_name(m.lang));
+			pg_event_set_int(&ev, "block_version", m.version);
+			pg_event_set_bool(&ev, "know_how", m.know_how);
+			if (!x->has_block)
+				mc7_block_id(m.type, m.number, ev.object, sizeof ev.object);
+		}
+		if (why[0]) {
+			ev.verdict = PG_V_INVALID;
+			ev.sev = PG_SEV_WARNING;
+			pg_event_set_str(&ev, "reason", wreason);
+			pg_event_text(&ev, "%s of %s (%zu bytes) failed a check: %s%s", what,
+				      ev.object[0] ? ev.object : "an unnamed block", x->len,
+				      why, refusal);
+		} else {
+			ev.has_fp = 1;
+			memcpy(ev.strict, m.strict, 32);
+			memcpy(ev.logic_fp, m.logic_fp, 32);
+			pg_event_text(&ev, "%s of %s complete (%zu bytes%s%s)%s", what,
+				      ev.object, x->len, x->gaps ? ", capture gaps between PDUs" : "",
+				      !x->upload && !x->end_seen ? ", end of download not seen" : "",
+				      refusal);
+		}
+	}
+	if (!x->upload) {
+		uint8_t bt = x->type;
+		uint16_t bn = x->number;
+		int known = x->has_block;
+		if (!known && mrc == 0) {
+			bt = m.type;
+			bn = m.number;
+			known = 1;
+		}
+		struct s7_fate_ent *f = known ? s7_fate_get(a, pi, bt, bn) : NULL;
+		if (f) {
+			f->downloaded = 1;
+			f->fate = x->refused ? FATE_REFUSED : inc ? FATE_INCOMPLETE
+							    : FATE_DOWNLOADED;
+			f->err = x->end_err;
+			f->has_sha = ev.has_sha256;
+			if (ev.has_sha256)
+				memcpy(f->sha256, ev.sha256, 32);
+			f->frame = pi ? pi->frame : 0;
+		}
 	}
 	pg_sniff_emit(a->s, &ev);
 	s7_xfer_free(a, x);
@@ -593,6 +777,8 @@ static void s7_on_request_download(struct s7_app *a, const struct pg_pktinfo *pi
 	struct s7_xfer *old = s7_xfer_by_name(a, 0, u->filename, u->filename_len);
 	if (old)
 		s7_xfer_finish(a, pi, old, "a new download request for the same block started");
+	/* An unnamed transfer (its slices came while the requests were lost)
+	 * cannot be this block's: it began before this request. */
 	struct s7_xfer *x = s7_xfer_new(a, pi, 0, u->filename, u->filename_len);
 	if (x && u->has_lengths) {
 		x->has_announced = 1;
@@ -620,17 +806,22 @@ static void s7_on_download_job(struct s7_app *a, const struct pg_pktinfo *pi,
 	if (!j || !u->has_filename)
 		return;
 	struct s7_xfer *x = s7_xfer_by_name(a, 0, u->filename, u->filename_len);
-	if (!x)   /* adopt an unnamed orphan (its first slice came without a job) */
+	if (!x) { /* adopt an unnamed orphan (its first slice came without a job) */
 		x = s7_xfer_by_name(a, 0, "", 0);
+		if (x && x->last_seen)
+			x = NULL;    /* it is over: only its Job 1C is to come */
+	}
 	if (x && !x->filename_len)
 		s7_xfer_set_name(x, u->filename, u->filename_len);
 	if (!x) {
 		x = s7_xfer_new(a, pi, 0, u->filename, u->filename_len);
 		if (x)
-			x->orphan = 1;   /* no Request Download seen */
+			x->orphan = a->fi.midstream || a->gaps_seen;  /* its start may be lost */
 	}
-	if (x)
+	if (x) {
 		j->xfer_id = x->id;
+		x->requested++;
+	}
 }
 
 /* Block data reply (1B Ack_Data or 1E Ack_Data): one slice. */
@@ -640,16 +831,25 @@ static void s7_on_slice(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 {
 	int upload = u->func == S7_F_UPLOAD;
 	struct s7_xfer *x = NULL;
+	int paired = 0;
 	if (have_job && !upload && j->xfer_id)
 		x = s7_xfer_by_id(a, j->xfer_id);
 	if (have_job && upload && j->has_upload_id)
 		x = s7_xfer_by_upload_id(a, j->upload_id);
+	paired = x != NULL;
 	if (!x && !have_job) {
-		/* The job was not seen: a transfer already broken by a gap may
-		 * still take it (it ends INCOMPLETE anyway). */
-		for (size_t i = 0; i < a->nxfers && !x; i++)
-			if (a->xfers[i]->upload == upload && a->xfers[i]->gap)
-				x = a->xfers[i];
+		/* The request was lost (a capture gap): the reply belongs to the
+		 * one transfer of its kind in progress, if there is exactly one.
+		 * The lengths still have to add up for it to complete. */
+		struct s7_xfer *only = NULL;
+		size_t n = 0;
+		for (size_t i = 0; i < a->nxfers; i++)
+			if (a->xfers[i]->upload == upload) {
+				only = a->xfers[i];
+				n++;
+			}
+		if (n == 1)
+			x = only;
 	}
 	if (!x) {
 		x = s7_xfer_new(a, pi, upload, have_job ? j->filename : NULL,
@@ -657,6 +857,7 @@ static void s7_on_slice(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		if (!x)
 			return;
 		x->orphan = 1;
+		x->gaps += a->gaps_seen ? 1 : 0;
 		if (have_job && upload && j->has_upload_id) {
 			x->has_upload_id = 1;
 			x->upload_id = j->upload_id;
@@ -668,10 +869,19 @@ static void s7_on_slice(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		if ((u->errcls | u->errcod) != 0)
 			s7_error_emit(a, pi, u, u->func, NULL);
 	}
+	if (paired)
+		x->answered++;
+	else
+		x->unpaired++;
 	if (u->has_slice)
 		s7_xfer_append(a, pi, x, u->slice, u->slice_len);
-	if (!(u->status & S7_FS_MORE) && !err)
-		s7_xfer_finish(a, pi, x, NULL);
+	if (!(u->status & S7_FS_MORE) && !err) {
+		x->last_seen = 1;
+		/* An upload ends with its last slice; a download when the PLC
+		 * says whether it took the block (Job 1C), or at close. */
+		if (upload)
+			s7_xfer_finish(a, pi, x, NULL);
+	}
 }
 
 static void s7_on_download_end(struct s7_app *a, const struct pg_pktinfo *pi,
@@ -680,15 +890,20 @@ static void s7_on_download_end(struct s7_app *a, const struct pg_pktinfo *pi,
 	s7_job_add(a, pi, dir, u->pduref, u->func);
 	struct s7_xfer *x = u->has_filename ?
 		s7_xfer_by_name(a, 0, u->filename, u->filename_len) : NULL;
+	if (!x && u->has_filename) {
+		/* The requests that named it were lost: an unnamed transfer that
+		 * has seen its last slice is the one this Job 1C ends. */
+		x = s7_xfer_by_name(a, 0, "", 0);
+		if (x && x->last_seen)
+			s7_xfer_set_name(x, u->filename, u->filename_len);
+		else
+			x = NULL;
+	}
 	if (x) {
-		if (u->blk_err) {
-			char why[96];
-			snprintf(why, sizeof why, "the PLC ended the download with error 0x%04X",
-				 u->blk_err);
-			s7_xfer_finish(a, pi, x, why);
-		} else {
-			s7_xfer_finish(a, pi, x, NULL);
-		}
+		x->end_seen = 1;
+		x->refused = u->blk_err != 0;
+		x->end_err = u->blk_err;
+		s7_xfer_finish(a, pi, x, "the PLC ended the download");
 	}
 	struct pg_event ev;
 	s7_ev(a, &ev, pi, "s7comm", "s7.download.end", PG_SEV_INFO);
@@ -727,10 +942,23 @@ static void s7_on_pi(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		pg_event_set_int(&ev, "slot", a->slot);
 	}
 	if (is_blocks) {
-		json_t *ids = json_array(), *fss = json_array();
+		json_t *ids = json_array(), *fss = json_array(), *dl = json_array();
 		size_t o = 0;
 		for (unsigned i = 0; i < u->nblocks; i++) {
 			const struct s7_pi_block *b = &u->blocks[i];
+			struct s7_fate_ent *f = b->valid ?
+				s7_fate_get(a, pi, b->type, b->number) : NULL;
+			if (f) {
+				if (f->downloaded && f->fate == FATE_DOWNLOADED) {
+					char did[24];
+					mc7_block_id(b->type, b->number, did, sizeof did);
+					json_array_append_new(dl, json_string(did));
+				}
+				f->pi_pending = 1;
+				f->pi_kind = sev == PG_SEV_WARNING ? FATE_DELETED : FATE_ACTIVATED;
+				f->pi_ref = u->pduref;
+				f->frame = pi ? pi->frame : 0;
+			}
 			char id[24];
 			if (b->valid)
 				mc7_block_id(b->type, b->number, id, sizeof id);
@@ -750,6 +978,9 @@ static void s7_on_pi(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		}
 		pg_event_set_json(&ev, "blocks", ids);
 		pg_event_set_json(&ev, "filesystems", fss);
+		/* which of them this session was seen downloading (and the PLC
+		 * accepted): the join from a download to its activation */
+		pg_event_set_json(&ev, "downloaded_here", dl);
 		pg_event_text(&ev, "PI %.*s: %s %u block(s) %s", (int)u->service_len,
 			      u->service, sev == PG_SEV_WARNING ? "delete" : "activate",
 			      u->nblocks, ev.object);
@@ -800,6 +1031,10 @@ static void s7_on_job(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		if (j && u->has_upload_id) {
 			j->has_upload_id = 1;
 			j->upload_id = u->upload_id;
+			struct s7_xfer *ux = u->func == S7_F_UPLOAD ?
+				s7_xfer_by_upload_id(a, u->upload_id) : NULL;
+			if (ux)
+				ux->requested++;
 		}
 		break;
 	case S7_F_END_UPLOAD: {
@@ -845,6 +1080,98 @@ static void s7_on_job(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 	(void)prc;
 }
 
+/* Request Download answered with an error: the PLC refused the block before
+ * any byte of it was sent. */
+static void s7_refused_emit(struct s7_app *a, const struct pg_pktinfo *pi,
+			    const struct s7_pdu *u, const struct s7_job *j)
+{
+	uint16_t code = (uint16_t)(u->errcls << 8 | u->errcod);
+	const char *en = s7_error_name(code);
+	uint8_t bt = 0, fs = 0;
+	uint16_t bn = 0;
+	int ok = mc7_parse_filename(j->filename, j->filename_len, &bt, &bn, (char *)&fs) == 0;
+	struct pg_event ev;
+	s7_ev(a, &ev, pi, "s7comm", "s7.download.refused", PG_SEV_NOTICE);
+	s7_set_block(a, &ev, ok, bt, bn, (char)fs, j->filename, j->filename_len);
+	pg_event_set_bool(&ev, "accepted", 0);
+	pg_event_set_int(&ev, "error_code", code);
+	if (en)
+		pg_event_set_str(&ev, "error_name", en);
+	pg_event_text(&ev, "download of %s refused by the PLC before any byte was sent: "
+		      "error 0x%04X%s%s%s", ev.object[0] ? ev.object : "a block", code,
+		      en ? " (" : "", en ? en : "", en ? ")" : "");
+	if (ok) {
+		struct s7_fate_ent *f = s7_fate_get(a, pi, bt, bn);
+		if (f) {
+			f->fate = FATE_REFUSED;
+			f->err = code;
+			f->frame = pi ? pi->frame : 0;
+		}
+	}
+	pg_sniff_emit(a->s, &ev);
+}
+
+/* At close: what became of every block this session downloaded or named in
+ * _INSE/_DELE.  A download that was never activated is the case a correlator
+ * must tell apart from one that runs. */
+static void s7_fates_emit(struct s7_app *a, const struct pg_pktinfo *pi)
+{
+	if (!a->nfates)
+		return;
+	struct pg_event ev;
+	int never = 0;
+	for (size_t i = 0; i < a->nfates; i++)
+		never += a->fates[i].fate == FATE_DOWNLOADED;
+	s7_ev(a, &ev, pi, "s7comm", "s7.session.blocks",
+	      never ? PG_SEV_NOTICE : PG_SEV_INFO);
+	json_t *arr = json_array();
+	size_t o = 0;
+	unsigned cnt[FATE_DELETED + 1] = { 0 };
+	for (size_t i = 0; i < a->nfates; i++) {
+		const struct s7_fate_ent *f = &a->fates[i];
+		char id[24];
+		mc7_block_id(f->type, f->number, id, sizeof id);
+		const char *state = f->fate == FATE_DOWNLOADED ? "downloaded_not_activated" :
+				    f->fate ? fate_name(f->fate) : "named_only";
+		if (f->fate <= FATE_DELETED)
+			cnt[f->fate]++;
+		json_t *b = json_object();
+		json_object_set_new(b, "block", json_string(id));
+		json_object_set_new(b, "state", json_string(state));
+		json_object_set_new(b, "downloaded", json_boolean(f->downloaded));
+		if (f->has_sha) {
+			char hex[65];
+			for (int k = 0; k < 32; k++)
+				snprintf(hex + 2 * k, 3, "%02x", f->sha256[k]);
+			json_object_set_new(b, "sha256", json_string(hex));
+		}
+		if (f->fate == FATE_REFUSED)
+			json_object_set_new(b, "error_code", json_integer(f->err));
+		if (f->fate == FATE_ACTIVATED || f->fate == FATE_DELETED)
+			json_object_set_new(b, "confirmed", json_boolean(f->pi_confirmed));
+		if (f->pi_err)
+			json_object_set_new(b, "pi_error_code", json_integer(f->pi_err));
+		if (f->pi_pending)
+			json_object_set_new(b, "pi_answer_seen", json_false());
+		json_object_set_new(b, "frame", json_integer((json_int_t)f->frame));
+		json_array_append_new(arr, b);
+		int w = snprintf(ev.object + o, sizeof ev.object - o, "%s%s", o ? "," : "", id);
+		if (w > 0 && (size_t)w < sizeof ev.object - o)
+			o += (size_t)w;
+	}
+	pg_event_set_json(&ev, "blocks", arr);
+	pg_event_set_int(&ev, "downloaded_not_activated", cnt[FATE_DOWNLOADED]);
+	pg_event_set_int(&ev, "activated", cnt[FATE_ACTIVATED]);
+	pg_event_set_int(&ev, "refused", cnt[FATE_REFUSED]);
+	pg_event_set_int(&ev, "incomplete", cnt[FATE_INCOMPLETE]);
+	pg_event_set_int(&ev, "deleted", cnt[FATE_DELETED]);
+	pg_event_text(&ev, "blocks of this session: %u activated, %u downloaded and never "
+		      "activated, %u refused, %u incomplete, %u deleted",
+		      cnt[FATE_ACTIVATED], cnt[FATE_DOWNLOADED], cnt[FATE_REFUSED],
+		      cnt[FATE_INCOMPLETE], cnt[FATE_DELETED]);
+	pg_sniff_emit(a->s, &ev);
+}
+
 static void s7_on_reply(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 			const struct s7_pdu *u, int prc)
 {
@@ -859,6 +1186,23 @@ static void s7_on_reply(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		s7_on_slice(a, pi, dir, u, prc, &j, have);
 		return;
 	}
+	if (have && j.func == S7_F_PI) {
+		/* The PLC's answer decides whether _INSE/_DELE took effect. */
+		for (size_t i = 0; i < a->nfates; i++) {
+			struct s7_fate_ent *f = &a->fates[i];
+			if (!f->pi_pending || f->pi_ref != u->pduref)
+				continue;
+			f->pi_pending = 0;
+			if (err) {
+				f->pi_err = (uint16_t)(u->errcls << 8 | u->errcod);
+			} else {
+				f->fate = f->pi_kind;
+				f->pi_confirmed = 1;
+				f->pi_err = 0;
+			}
+			f->frame = pi ? pi->frame : 0;
+		}
+	}
 	if (err) {
 		const char *extra = NULL;
 		if (func == S7_F_REQ_DOWNLOAD && have && j.filename_len) {
@@ -866,6 +1210,9 @@ static void s7_on_reply(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 			if (x)
 				s7_xfer_free(a, x);   /* refused: nothing will follow */
 			extra = ": download refused";
+			s7_error_emit(a, pi, u, func, extra);
+			s7_refused_emit(a, pi, u, &j);
+			return;
 		}
 		s7_error_emit(a, pi, u, func, extra);
 		return;
@@ -1244,8 +1591,11 @@ static void s7_gap(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi)
 	d->resync = 1;
 	d->resync_quiet = 1;
 	d->skipped = 0;
+	/* Not a verdict by itself: the accounting at the end of each transfer
+	 * says whether a slice was in the lost bytes. */
+	a->gaps_seen++;
 	for (size_t i = 0; i < a->nxfers; i++)
-		a->xfers[i]->gap = 1;
+		a->xfers[i]->gaps++;
 }
 
 static void s7_conflict(void *app, int dir, const struct pg_pktinfo *pi)
@@ -1269,6 +1619,13 @@ static void s7_close(void *app, const struct pg_pktinfo *pi)
 	while (a->nxfers)
 		s7_xfer_finish(a, pi, a->xfers[a->nxfers - 1],
 			       "capture ended / flow closed before the transfer completed");
+	for (size_t i = 0; i < a->nfates; i++) {
+		/* asked, answer not seen (capture loss or end): it was asked */
+		struct s7_fate_ent *f = &a->fates[i];
+		if (f->pi_pending && f->fate != FATE_REFUSED)
+			f->fate = f->pi_kind;
+	}
+	s7_fates_emit(a, pi);
 	if (a->s7p_seen && !a->s7p_done)
 		s7p_session_emit(a, pi, PG_SEV_NOTICE,
 				 "S7comm-plus content is not decoded");
@@ -1278,6 +1635,8 @@ static void s7_close(void *app, const struct pg_pktinfo *pi)
 	}
 	free(a->jobs);
 	s7_release(a, a->jobs_cap * sizeof *a->jobs);
+	free(a->fates);
+	s7_release(a, a->fates_cap * sizeof *a->fates);
 	struct pg_sniff *s = a->s;
 	free(a);
 	pg_mem_release(s, sizeof(struct s7_app));

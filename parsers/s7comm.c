@@ -393,6 +393,7 @@ const char *s7_error_name(uint16_t code)
 	case 0xD235: return "bad block checksum";
 	case 0xD237: return "a block with the same timestamp already exists";
 	case 0xD241: return "operation not permitted at the current protection level";
+	case 0xD280: return "error compiling the block in the CPU";
 	default: return NULL;
 	}
 }

@@ -27,7 +27,7 @@ for b in OB1:$OB1 FC10:$FC10 FB20:$FB20 DB1:$DB1; do
 	expect_count "$T/1.json" "e['kind']=='s7.block.download' and e['object']=='${b%%:*}' and e['sha256']=='${b#*:}' and e['verdict']=='matches' and e['match']=='exact'" 1 "${b%%:*} downloaded and MATCHES exactly"
 done
 expect_count "$T/1.json" "e['kind']=='s7.block.download' and e['baseline']['ticket']=='CHG-4711' and e['baseline']['in_window']==True and e['baseline']['target_listed']==True and e['rack']==0 and e['slot']==2" 4 "events carry ticket, in-window and target-listed, rack and slot"
-expect_count "$T/1.json" "e['kind']=='s7.block.download' and e['frame']==16 and e['object']=='OB1'" 1 "OB1 completes at frame 16 (its last slice)"
+expect_count "$T/1.json" "e['kind']=='s7.block.download' and e['frame']==17 and e['object']=='OB1' and e['accepted'] and e['slices_requested']==2" 1 "OB1 reported at frame 17 (Download Ended, accepted), 2 slices requested"
 expect_count "$T/1.json" "e['kind']=='s7.block.activate'" 4 "four _INSE activations"
 expect_count "$T/1.json" "e['kind']=='s7.plc.start' and e['frame']==68" 1 "warm start at frame 68"
 expect_count "$T/1.json" "e['kind']=='cotp.connect' and e['rack']==0 and e['slot']==2" 1 "COTP TSAP gives rack 0 slot 2"
@@ -122,7 +122,7 @@ f=$(ls "$T"/x/*application*.apx 2>/dev/null | head -1)
 expect_count "$T/13.json" "'extracted' in e" 2 "events name their extracted files"
 expect_exit 0 "two files in order, frames counted across them" -- sniff -r "$C/s7_download.pcap" -r "$C/s7_vlan.pcap"
 cp "$T/out" "$T/m.json"
-expect_count "$T/m.json" "e['kind']=='s7.block.download' and e['object']=='OB1' and e['frame']==72+16" 1 "second file's OB1 at frame 88"
+expect_count "$T/m.json" "e['kind']=='s7.block.download' and e['object']=='OB1' and e['frame']==72+17" 1 "second file's OB1 at frame 89"
 expect_count "$T/m.json" "e['kind']=='capture.file'" 2 "both files announced"
 "$PLCGUARD" sniff --json $(trust_args) -r - <"$C/s7_download.pcap" >"$T/out" 2>&1
 expect_count "$T/out" "e['kind']=='s7.block.download' and e['verdict']=='matches'" 4 "capture read from standard input"

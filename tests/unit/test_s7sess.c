@@ -106,6 +106,14 @@ static const char *f_str(const struct rev *r, const char *key)
 	return json_string_value(v);
 }
 
+static int f_bool(const struct rev *r, const char *key)
+{
+	json_t *v = r->fields ? json_object_get(r->fields, key) : NULL;
+	assert_non_null(v);
+	assert_true(json_is_boolean(v));
+	return json_is_true(v);
+}
+
 static int f_has(const struct rev *r, const char *key)
 {
 	return r->fields && json_object_get(r->fields, key) != NULL;
@@ -504,19 +512,68 @@ static void test_download_gap(void **state)
 	(void)state;
 	NEED_BLOCK();
 	struct feed f;
+	/* A gap between PDUs loses no slice: every slice the PLC asked for was
+	 * answered and the lengths add up, so the block is complete; the event
+	 * counts the gap. */
 	feed_open(&f, 50, 1, 0);
 	run_download(&f, 0, 0, -1);
 	const struct rev *b = rec_find("s7.block.download");
 	assert_non_null(b);
 	assert_int_equal(rec_count("s7.block.download"), 1);
+	assert_null(b->verdict);
+	assert_true(b->has_sha);
+	assert_true(b->has_fp);
+	assert_int_equal(b->payload_len, g_blk_len);
+	assert_int_equal(f_int(b, "gaps"), 1);
+	assert_int_equal(f_int(b, "slices_requested"), 3);
+	/* the gap made the stream resync quietly; later PDUs still parse */
+	assert_non_null(rec_find("s7.block.activate"));
+	assert_int_equal(f.s.st.transfers_complete, 1);
+	feed_close(&f);
+
+	/* The middle slice lost in the gap: its request has no reply. */
+	feed_open(&f, 50, 1, 0);
+	send_connect(&f);
+	send_1a(&f, 0x0E00, FN, (unsigned)g_blk_len, blk_mc7_len());
+	send_ack(&f, S2C, 0x1A, 0x0E00, 0);
+	size_t third = g_blk_len / 3;
+	send_1b_job(&f, 0x0100, FN);
+	send_slice(&f, C2S, 0x1B, 0x0100, 0x01, g_blk, third, 0);
+	send_1b_job(&f, 0x0300, FN);
+	struct pg_pktinfo gpi = { { 0, 0 }, ++f.frame };
+	pg_s7_app.gap(f.app, C2S, third + 40, &gpi);
+	send_1b_job(&f, 0x0500, FN);
+	send_slice(&f, C2S, 0x1B, 0x0500, 0x00, g_blk + 2 * third, g_blk_len - 2 * third, 0);
+	send_1c(&f, 0x0700, FN, 0);
+	b = rec_find("s7.block.download");
+	assert_non_null(b);
 	assert_string_equal(b->verdict, "incomplete");
+	assert_string_equal(f_str(b, "reason"), "missing_slices");
+	assert_int_equal(f_int(b, "slices_missing"), 1);
 	assert_false(b->has_sha);
 	assert_false(b->has_fp);
 	assert_int_equal(b->payload_len, 0);
-	assert_non_null(strstr(b->text, "gap"));
-	/* the gap made the stream resync quietly; later PDUs still parse */
-	assert_non_null(rec_find("s7.block.activate"));
+	assert_non_null(strstr(b->text, "not seen"));
 	assert_int_equal(f.s.st.transfers_incomplete, 1);
+	feed_close(&f);
+
+	/* Request and reply both lost: the lengths do not add up after the
+	 * gap, so INCOMPLETE (not INVALID, and never a hash). */
+	feed_open(&f, 50, 1, 0);
+	send_connect(&f);
+	send_1a(&f, 0x0E00, FN, (unsigned)g_blk_len, blk_mc7_len());
+	send_1b_job(&f, 0x0100, FN);
+	send_slice(&f, C2S, 0x1B, 0x0100, 0x01, g_blk, third, 0);
+	pg_s7_app.gap(f.app, C2S, third + 40, &gpi);
+	pg_s7_app.gap(f.app, S2C, 30, &gpi);
+	send_1b_job(&f, 0x0500, FN);
+	send_slice(&f, C2S, 0x1B, 0x0500, 0x00, g_blk + 2 * third, g_blk_len - 2 * third, 0);
+	send_1c(&f, 0x0700, FN, 0);
+	b = rec_find("s7.block.download");
+	assert_non_null(b);
+	assert_string_equal(b->verdict, "incomplete");
+	assert_string_equal(f_str(b, "reason"), "gap_crossed");
+	assert_false(b->has_sha);
 	feed_close(&f);
 }
 
@@ -541,6 +598,7 @@ static void test_download_length_mismatch(void **state)
 	send_1a(&f, 0x0E00, FN, (unsigned)g_blk_len, blk_mc7_len() + 2);
 	send_1b_job(&f, 0x0100, FN);
 	send_slice(&f, C2S, 0x1B, 0x0100, 0, g_blk, g_blk_len, 0);
+	send_1c(&f, 0x0700, FN, 0);
 	b = rec_find("s7.block.download");
 	assert_non_null(b);
 	assert_string_equal(b->verdict, "invalid");
@@ -554,6 +612,7 @@ static void test_download_length_mismatch(void **state)
 	send_1a(&f, 0x0E00, FN, sizeof junk, 0);
 	send_1b_job(&f, 0x0100, FN);
 	send_slice(&f, C2S, 0x1B, 0x0100, 0, junk, sizeof junk, 0);
+	send_1c(&f, 0x0700, FN, 0);
 	b = rec_find("s7.block.download");
 	assert_non_null(b);
 	assert_string_equal(b->verdict, "invalid");
@@ -586,17 +645,41 @@ static void test_orphan_slice(void **state)
 	feed_open(&f, 100000, 1, 0);
 	/* capture starts with the last slice of some download */
 	send_slice(&f, C2S, 0x1B, 0x0500, 0x00, g_blk, 40, 0);
+	/* its Job 1C names it; the bytes are not a whole block */
+	send_1c(&f, 0x0700, FN, 0);
 	const struct rev *b = rec_find("s7.block.download");
 	assert_non_null(b);
 	assert_string_equal(b->verdict, "incomplete");
 	assert_non_null(strstr(b->text, "middle"));
+	assert_string_equal(b->object, "FB20");
 	assert_false(b->has_sha);
-	/* a 1B job seen without its Request Download */
+	feed_close(&f);
+
+	/* a 1B job seen without its Request Download, no gap on the flow:
+	 * every byte was seen and the block's own header accounts for them */
+	feed_open(&f, 100000, 1, 0);
 	send_1b_job(&f, 0x0700, FN);
 	send_slice(&f, C2S, 0x1B, 0x0700, 0x00, g_blk, g_blk_len, 0);
-	assert_int_equal(rec_count("s7.block.download"), 2);
-	assert_string_equal(g_ev[g_n - 1].verdict, "incomplete");
-	assert_string_equal(g_ev[g_n - 1].object, "FB20");
+	send_1c(&f, 0x0900, FN, 0);
+	assert_int_equal(rec_count("s7.block.download"), 1);
+	b = rec_find("s7.block.download");
+	assert_null(b->verdict);
+	assert_true(b->has_sha);
+	assert_false(f_bool(b, "announced"));
+	assert_string_equal(b->object, "FB20");
+	feed_close(&f);
+
+	/* the same after a gap, with only part of the block: INCOMPLETE */
+	feed_open(&f, 100000, 1, 0);
+	struct pg_pktinfo gpi = { { 0, 0 }, ++f.frame };
+	pg_s7_app.gap(f.app, C2S, 500, &gpi);
+	send_1b_job(&f, 0x0700, FN);
+	send_slice(&f, C2S, 0x1B, 0x0700, 0x00, g_blk + 40, g_blk_len - 40, 0);
+	send_1c(&f, 0x0900, FN, 0);
+	b = rec_find("s7.block.download");
+	assert_non_null(b);
+	assert_string_equal(b->verdict, "incomplete");
+	assert_false(b->has_sha);
 	feed_close(&f);
 }
 
@@ -988,7 +1071,8 @@ static void test_corpus_db1(void **state)
 	assert_int_equal(pg_unhex("6fbdbd7fb0f8c20cdc0b917b2a3f0a7c2b1e7d5f9536e5d804edb7d4a1628f2d",
 				  want, 32), 0);
 	assert_memory_equal(b->sha, want, 32);
-	assert_int_equal(b->frame, 54);
+	assert_int_equal(b->frame, 55);      /* reported at the PLC's Job 1C */
+	assert_int_equal(f_int(b, "slices_requested"), f_int(b, "slices"));
 	assert_non_null(rec_find("s7.block.activate"));
 	assert_int_equal(rec_count("s7.malformed"), 0);
 	assert_int_equal(rec_count("s7.error"), 0);
