@@ -25,6 +25,18 @@
  * PC is tentative until the PLC answers FE; an FD answer removes it.
  * Rejected: hashing blocks as they stream in (a retransmitted or refused
  * block would poison the hash, and blocks may arrive out of order).
+ *
+ * Completeness is proved by accounting, not by the absence of capture gaps:
+ * blocks are numbered, so an image is whole when blocks 1..N are all present,
+ * N is the count the end request declares and that request was seen.  A gap
+ * between ADUs loses no block and is only counted (`gaps`); a block lost in
+ * a gap is a missing block (INCOMPLETE, no hash).  A download whose end the
+ * PLC answers with an error was transferred but refused (`accepted` false).
+ * File records have no count: a write request lost in a gap cannot be seen
+ * from the records alone, so a file write is proved whole only when every
+ * transaction id between its first and last write was seen in a request
+ * (clients number requests consecutively); otherwise a gap makes it
+ * INCOMPLETE.
  */
 #include "sniff.h"
 
@@ -84,7 +96,8 @@ struct mb_xfer {
 	uint8_t file_type;
 	uint8_t unit;
 	uint16_t tid;
-	int enveloped, gap, conflict, memcap, sizecap, bad_number, mixed_dirs;
+	int enveloped, conflict, memcap, sizecap, bad_number, mixed_dirs;
+	uint64_t gaps;         /* capture gaps while it was open */
 	int tcp_conflict;        /* a TCP overlap with other bytes during it */
 	int end_seen, end_answered, end_ok;
 	uint16_t end_count, end_tid;
@@ -103,10 +116,13 @@ struct mb_rec {
 };
 
 struct mb_file {
-	int used, gap, done, tcp_conflict;
+	int used, done, tcp_conflict;
+	uint64_t gaps;         /* request-direction gaps while it was written */
+	int seen_after_gap;    /* a request framed after the last such gap */
 	uint16_t number;
 	uint8_t unit;
 	uint16_t tid;
+	uint16_t first_tid;    /* transaction id of its first write */
 	struct mb_rec *rec;
 	size_t nrec, cap, bytes;
 	unsigned rewrites;
@@ -131,6 +147,9 @@ struct mbsess {
 		char name[PG_UMAS_NAME_MAX + 1];
 	} resv;
 	char station[PG_UMAS_NAME_MAX + 1];  /* holder of the last granted reservation */
+	uint8_t *tidseen;        /* request transaction ids seen since the first
+				    file write (bitmap, 8 KiB, made on demand) */
+	uint16_t last_req_tid;
 	unsigned limits_reported;
 	struct {
 		int pending, dir;
@@ -270,8 +289,6 @@ static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
 		verdict = PG_V_INVALID, reason = "duplicate_conflict";
 	else if (x->bad_number)
 		verdict = PG_V_INVALID, reason = "block_number";
-	else if (x->gap)
-		verdict = PG_V_INCOMPLETE, reason = "gap_crossed";
 	else if (x->memcap)
 		verdict = PG_V_INCOMPLETE, reason = "memory_cap";
 	else if (x->maxno == 0)
@@ -282,12 +299,12 @@ static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
 		verdict = PG_V_INCOMPLETE, reason = why ? why : "end_not_seen";
 	else if (x->end_count != x->maxno)
 		verdict = PG_V_INCOMPLETE, reason = "count_mismatch";
-	else if (x->end_answered && !x->end_ok)
-		verdict = PG_V_INCOMPLETE, reason = "end_refused";
 	else if (x->has_total && x->total != x->bytes)
-		verdict = PG_V_INVALID, reason = "size_mismatch";
+		verdict = x->gaps ? PG_V_INCOMPLETE : PG_V_INVALID,
+		reason = x->gaps ? "gap_crossed" : "size_mismatch";
 	else
 		reason = NULL;
+	int refused = x->end_answered && !x->end_ok;
 
 	int dl = x->data_dir == PG_DIR_C2S || (x->data_dir < 0 && fam == 0);
 	struct pg_event ev;
@@ -300,6 +317,14 @@ static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
 	pg_event_set_bool(&ev, "enveloped", x->enveloped);
 	if (x->tcp_conflict)
 		pg_event_set_bool(&ev, "overlap_conflict", 1);
+	if (x->gaps)
+		pg_event_set_int(&ev, "gaps", (long long)x->gaps);
+	if (dl) {
+		/* only an image whose end the PLC confirmed can be running */
+		pg_event_set_bool(&ev, "accepted", x->end_answered && x->end_ok);
+		if (refused)
+			pg_event_set_bool(&ev, "refused", 1);
+	}
 	if (x->dups)
 		pg_event_set_int(&ev, "duplicates", x->dups);
 	if (x->refused)
@@ -331,7 +356,8 @@ static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
 	/* Hash only a contiguous image that no gap crossed; an invalid one
 	 * (first copies of conflicting duplicates) is hashed for forensics. */
 	uint8_t *img = NULL;
-	int hashable = !x->gap && !x->memcap && !x->sizecap && x->maxno && !missing;
+	int hashable = (!verdict || !strcmp(verdict, PG_V_INVALID)) && !x->memcap && !x->sizecap &&
+		       x->maxno && !missing;
 	if (hashable && mb_charge(m, x->bytes ? x->bytes : 1) == 0) {
 		img = malloc(x->bytes ? x->bytes : 1);
 		if (img) {
@@ -346,9 +372,11 @@ static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
 			ev.payload_len = o;
 		}
 	}
-	pg_event_text(&ev, "UMAS application %s: %zu bytes in %zu blocks%s%s",
+	pg_event_text(&ev, "UMAS application %s: %zu bytes in %zu blocks%s%s%s%s",
 		      dl ? "download (PC to PLC)" : "read-back (PLC to PC)",
-		      x->bytes, x->maxno, reason ? ", " : "", reason ? reason : "");
+		      x->bytes, x->maxno, reason ? ", " : "", reason ? reason : "",
+		      x->gaps && !verdict ? ", capture gaps between blocks" : "",
+		      refused ? "; the PLC refused the end of the download" : "");
 	if (verdict)
 		m->s->st.transfers_incomplete++;
 	else
@@ -517,6 +545,29 @@ static int rec_cmp(const void *a, const void *b)
 	return (int)x->recno - (int)y->recno;
 }
 
+/*
+ * After a gap in the request direction: could a write to this file have been
+ * in the lost bytes?  Not if every transaction id from the file's first write
+ * to the last request seen was seen in some request, and a request was seen
+ * after the last gap (so that the numbering ran on past it).  NULL when no
+ * write can be missing, else the reason.
+ */
+static const char *file_lost_writes(const struct mbsess *m, const struct mb_file *f)
+{
+	if (!m->tidseen)
+		return "gap_crossed";
+	if (!f->seen_after_gap)
+		return "gap_at_end";
+	uint16_t t = f->first_tid;
+	for (;;) {
+		if (!(m->tidseen[t >> 3] & (1u << (t & 7))))
+			return "gap_crossed";
+		if (t == m->last_req_tid)
+			return NULL;
+		t++;
+	}
+}
+
 static void file_emit(struct mbsess *m, struct mb_file *f, const struct pg_pktinfo *pi,
 		      const char *why)
 {
@@ -531,8 +582,7 @@ static void file_emit(struct mbsess *m, struct mb_file *f, const struct pg_pktin
 	for (size_t i = 1; i < f->nrec; i++)
 		if ((uint32_t)f->rec[i - 1].recno + f->rec[i - 1].words > f->rec[i].recno)
 			overlap = 1;
-	mb_event(m, &ev, pi, "modbus", "modbus.file.write",
-		 f->gap || why ? PG_SEV_WARNING : PG_SEV_NOTICE, f->unit, f->tid);
+	mb_event(m, &ev, pi, "modbus", "modbus.file.write", PG_SEV_NOTICE, f->unit, f->tid);
 	snprintf(ev.object, sizeof ev.object, "file %u", f->number);
 	ev.size = (int64_t)f->bytes;
 	pg_event_set_int(&ev, "file", f->number);
@@ -544,9 +594,13 @@ static void file_emit(struct mbsess *m, struct mb_file *f, const struct pg_pktin
 	if (f->tcp_conflict)
 		pg_event_set_bool(&ev, "overlap_conflict", 1);
 	uint8_t *img = NULL;
-	if (f->gap || why) {
+	const char *acct = f->gaps ? file_lost_writes(m, f) : NULL;
+	if (f->gaps)
+		pg_event_set_int(&ev, "gaps", (long long)f->gaps);
+	if (acct || why) {
 		ev.verdict = PG_V_INCOMPLETE;
-		pg_event_set_str(&ev, "reason", f->gap ? "gap_crossed" : why);
+		ev.sev = PG_SEV_WARNING;
+		pg_event_set_str(&ev, "reason", why ? why : acct);
 	} else if (mb_charge(m, f->bytes ? f->bytes : 1) == 0) {
 		img = malloc(f->bytes ? f->bytes : 1);
 		if (img) {
@@ -618,6 +672,8 @@ static void file_write(struct mbsess *m, const struct mb_mbap *h,
 
 	if (!f || f->done)
 		return;
+	if (!f->nrec && !f->rewrites)
+		f->first_tid = h->trans_id;
 	f->unit = h->unit;
 	f->tid = h->trans_id;
 	for (size_t i = 0; i < f->nrec; i++) {
@@ -954,6 +1010,19 @@ static void mb_request(struct mbsess *m, const struct mb_mbap *h, const struct m
 		t = &scratch;
 	}
 	t->func = pdu->func;
+	if (!m->tidseen && pdu->func == MB_FC_WRITE_FILE && !pdu->exception &&
+	    mb_charge(m, 8192) == 0) {
+		m->tidseen = calloc(1, 8192);
+		if (!m->tidseen)
+			mb_release(m, 8192);
+	}
+	if (m->tidseen) {
+		m->tidseen[h->trans_id >> 3] |= (uint8_t)(1u << (h->trans_id & 7));
+		m->last_req_tid = h->trans_id;
+	}
+	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
+		if (m->files[i].used && !m->files[i].done)
+			m->files[i].seen_after_gap = 1;
 	if (pdu->exception)
 		return;
 	switch (pdu->func) {
@@ -1245,11 +1314,13 @@ static void mb_gap(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi)
 	m->s->st.resyncs++;
 	for (int i = 0; i < 2; i++)
 		if (m->xf[i].active)
-			m->xf[i].gap = 1;
+			m->xf[i].gaps++;
 	if (dir == PG_DIR_C2S)
 		for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
-			if (m->files[i].used && !m->files[i].done)
-				m->files[i].gap = 1;
+			if (m->files[i].used && !m->files[i].done) {
+				m->files[i].gaps++;
+				m->files[i].seen_after_gap = 0;
+			}
 	(void)pi;
 }
 
@@ -1306,6 +1377,7 @@ static void mb_close(void *app, const struct pg_pktinfo *pi)
 	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
 		file_free(m, &m->files[i]);
 	free(m->txn);
+	free(m->tidseen);
 	pg_mem_release(s, m->mem);
 	free(m);
 }

@@ -553,14 +553,26 @@ static void test_download_gap_incomplete_no_hash(void **state)
 	struct sess t;
 	img_init();
 	sess_open(&t, 0);
+	/* A gap between ADUs loses no block: blocks 1..N present, the end's
+	 * count agrees, so the image is whole and only the gap is counted. */
 	run_download(&t, DL_GAP);
 	sess_close(&t);
 	assert_int_equal(count_kind("umas.app.download"), 1);
 	struct rec *r = find_kind("umas.app.download");
+	assert_null(r->verdict);
+	assert_true(r->has_sha256);
+	assert_int_equal(fint(r, "gaps"), 1);
+	assert_true(fint(r, "accepted"));
+
+	/* A block lost in the gap: INCOMPLETE, no hash. */
+	sess_open(&t, 0);
+	run_download(&t, DL_GAP | DL_MISSING);
+	sess_close(&t);
+	r = find_kind("umas.app.download");
 	assert_string_equal(r->verdict, "incomplete");
 	assert_false(r->has_sha256);
 	assert_int_equal(r->payload_len, 0);
-	assert_string_equal(fstr(r, "reason"), "gap_crossed");
+	assert_string_equal(fstr(r, "reason"), "missing_blocks");
 }
 
 static void test_download_enveloped(void **state)
@@ -765,6 +777,7 @@ static void test_file_records_gap(void **state)
 	static const uint8_t w[] = { 0x15, 0x09,
 		0x06, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x11, 0x22 };
 	struct sess t;
+	/* transaction ids 1, 2 with a gap between: no request is missing */
 	sess_open(&t, 0);
 	send_pdu(&t, PG_DIR_C2S, 1, w, sizeof w);
 	pg_modbus_app.gap(t.app, PG_DIR_C2S, 50, &t.pi);
@@ -772,8 +785,30 @@ static void test_file_records_gap(void **state)
 	sess_close(&t);
 	struct rec *r = find_kind("modbus.file.write");
 	assert_non_null(r);
+	assert_null(r->verdict);
+	assert_true(r->has_sha256);
+	assert_int_equal(fint(r, "gaps"), 1);
+
+	/* ids 1, 3: request 2 was in the gap and may have been a write */
+	sess_open(&t, 0);
+	send_pdu(&t, PG_DIR_C2S, 1, w, sizeof w);
+	pg_modbus_app.gap(t.app, PG_DIR_C2S, 50, &t.pi);
+	send_pdu(&t, PG_DIR_C2S, 3, w, sizeof w);
+	sess_close(&t);
+	r = find_kind("modbus.file.write");
 	assert_string_equal(r->verdict, "incomplete");
+	assert_string_equal(fstr(r, "reason"), "gap_crossed");
 	assert_false(r->has_sha256);
+
+	/* a gap after the last request: what it held cannot be known */
+	sess_open(&t, 0);
+	send_pdu(&t, PG_DIR_C2S, 1, w, sizeof w);
+	send_pdu(&t, PG_DIR_C2S, 2, w, sizeof w);
+	pg_modbus_app.gap(t.app, PG_DIR_C2S, 50, &t.pi);
+	sess_close(&t);
+	r = find_kind("modbus.file.write");
+	assert_string_equal(r->verdict, "incomplete");
+	assert_string_equal(fstr(r, "reason"), "gap_at_end");
 }
 
 /* ---- bounds ---- */
