@@ -667,16 +667,14 @@ static void test_truncated(void **state)
 		if (rc != -1)
 			fail_msg("cut at %zu of %zu: rc %d", cut, n, rc);
 		assert_true(err.msg[0] != '\0');
-		if (cut >= 22)
-			assert_contains(err.msg, "libzip");
 	}
-	/* trailing garbage after the archive: ZIP_CHECKCONS refuses it */
+	/* trailing garbage after the archive: no end record ends the file */
 	uint8_t *longer = malloc(n + 3);
 	assert_non_null(longer);
 	memcpy(longer, z, n);
 	memcpy(longer + n, "xyz", 3);
 	assert_int_equal(walk(longer, n + 3, NULL, &c, &err), -1);
-	assert_contains(err.msg, "inconsistent");
+	assert_contains(err.msg, "no end-of-central-directory record");
 	free(longer);
 	free(z);
 }
@@ -722,7 +720,7 @@ static void test_corrupt_bytes(void **state)
 	fill_random(junk, sizeof junk, 5);
 	memcpy(junk, "PK\x03\x04", 4);
 	assert_int_equal(walk(junk, sizeof junk, NULL, &c, &err), -1);
-	assert_contains(err.msg, "libzip");
+	assert_contains(err.msg, "no end-of-central-directory record");
 	free(z);
 }
 
