@@ -358,6 +358,7 @@ int ziparch_walk(const uint8_t *buf, size_t len, const struct zip_limits *limp,
 		struct zip_entry_info info;
 		memset(&info, 0, sizeof info);
 		info.index = i;
+		info.offset = ze->lh_off;
 
 		/* stored bytes; a NUL in them ends the C string early */
 		rawcopy = malloc(ze->name_len + 1);

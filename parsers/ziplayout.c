@@ -262,12 +262,16 @@ static uint64_t size_shown(uint32_t v32, int has64, uint64_t v64)
 }
 
 /* The data descriptor after the data: with or without its signature, 32- or
- * 64-bit sizes; the first form that agrees with the central record wins. */
+ * 64-bit sizes (64 first when the local header has a Zip64 extra, as APPNOTE
+ * 4.3.9.2 says: for an empty entry both forms agree); the first form that
+ * agrees with the central record wins.  A form picked wrongly leaves bytes
+ * unclaimed or overlapping the next entry: a named problem, never silence. */
 static int descriptor_find(const uint8_t *buf, size_t len, const struct zl_entry *e,
-			   uint64_t at, uint64_t *end)
+			   uint64_t at, int zip64, uint64_t *end)
 {
 	for (int sig = 1; sig >= 0; sig--) {
-		for (int wide = 0; wide <= 1; wide++) {
+		for (int k = 0; k <= 1; k++) {
+			int wide = zip64 ? !k : k;
 			struct cur d = cur_at(buf, len, at);
 			if (sig) {
 				if (!cur_peek_eq(&d, "PK\x07\x08", 4))
@@ -352,7 +356,7 @@ static int local_read(const uint8_t *buf, size_t len, uint64_t cd_off, struct zl
 	e->end = e->data_off + e->csize;
 	if (dd) {
 		uint64_t end = 0;
-		if (!descriptor_find(buf, len, e, e->end, &end))
+		if (!descriptor_find(buf, len, e, e->end, has_u || has_c, &end))
 			return pg_err_set(err, (size_t)e->end, ZL_DESCRIPTOR,
 					  "entry %" PRIu64 " \"%s\": flag bit 3 is set but no data descriptor after the data "
 					  "agrees with the central directory (CRC-32 %08" PRIx32 ", %" PRIu64 " / %" PRIu64 " bytes)",
