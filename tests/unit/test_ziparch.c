@@ -1187,7 +1187,6 @@ static void test_overlap(void **state)
 	wr32(z + cdrec(z, n, "b.txt") + 42, (uint32_t)a_data);
 	expect_problem(z, n, ZL_OVERLAP, a_data, "inside entry 0 \"a.bin\"");
 	free(z);
-	free(in);
 
 	/* data declared longer than there is room before the central directory */
 	z = tiazip_build(outer, 2, &st, &n);
@@ -1198,6 +1197,7 @@ static void test_overlap(void **state)
 	wr32(z + lh + 22, 4000);
 	expect_problem(z, n, ZL_OVERLAP, lh, "run into the central directory");
 	free(z);
+	free(in); /* outer[0] pointed into it */
 }
 
 static void test_tia_duplicates(void **state)
