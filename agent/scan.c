@@ -276,8 +276,15 @@ static int zip_entry(void *vctx, const struct zip_entry_info *info,
 		json_object_set_new(a, "unsafe_name", json_true());
 		add_msg(z->msgs, z->n_msgs, 0, "%s: archive entry name escapes the archive (absolute or '..')", name);
 	}
-	if (info->flags & ZIPE_DUPLICATE)
+	if (info->flags & ZIPE_DUPLICATE) {
+		/* Two entries, one name (after '\\' -> '/'): which one an extractor
+		 * keeps depends on the tool.  Both contents are recorded, and the
+		 * repeat is a problem like any other evasion. */
 		json_object_set_new(a, "duplicate", json_true());
+		add_msg(z->msgs, z->n_msgs, 0, "%s: archive entry %llu at offset %llu repeats an earlier entry's name "
+			"(\\ and / count as one): tools may extract either content",
+			name, (unsigned long long)info->index, (unsigned long long)info->offset);
+	}
 	if (info->flags & ZIPE_SYMLINK)
 		json_object_set_new(a, "symlink", json_true());
 	if (info->flags & ZIPE_ENCRYPTED) {

@@ -1,19 +1,23 @@
 /*
  * ziparch.c - walk a ZIP archive held in memory, under hard limits.
  *
- * libzip (1.7.3 on Debian 12) does the parsing and the inflating; this file
- * adds what an integrity tool needs on top of it:
+ * libzip (1.7.3 on Debian 12) does the inflating; this file adds what an
+ * integrity tool needs on top of it:
  *
- *  - the archive is opened with ZIP_CHECKCONS (local headers must agree with
- *    the central directory, the central directory must end where the EOCD
- *    record starts, nothing may follow the archive comment).  The one check of
- *    ZIP_CHECKCONS that rejects archives we want to report rather than refuse
- *    is the duplicate-name check: libzip runs it last, after every structural
- *    check passed, so on ZIP_ER_EXISTS we reopen without ZIP_CHECKCONS and
- *    flag the duplicates ourselves (ZIPE_DUPLICATE).
- *  - the central directory is walked a second time, with the bounds-checked
- *    cursor, to see each name's stored bytes: libzip 1.7.3 silently turns a
- *    NUL inside a name into a space, which we report as ZIPE_BAD_NAME.
+ *  - the layout is read and checked first by ziplayout.c, through the
+ *    bounds-checked cursor: every local header against its central record,
+ *    every byte before the central directory claimed by exactly one entry.
+ *    libzip's own ZIP_CHECKCONS is NOT used: it compares extra fields and
+ *    version numbers too, so it refuses every archive TIA Portal writes
+ *    (Zip64 extras in the local headers only, version 45 local / 20 central),
+ *    while letting us report nothing finer than "inconsistent".  libzip then
+ *    opens the same bytes without ZIP_CHECKCONS; ziplayout made sure it can
+ *    only find the one end record we checked, and each entry libzip reports
+ *    is compared with our central record (a "cannot happen" check).
+ *  - names come from our central records: libzip 1.7.3 silently turns a NUL
+ *    inside a name into a space, which we report as ZIPE_BAD_NAME; repeated
+ *    names after '\\' -> '/' are flagged ZIPE_DUPLICATE, not refused, so the
+ *    caller can record both contents and report them.
  *  - decompressed bytes are counted as they arrive; the per-entry, total and
  *    ratio limits are judged on those counts, never on the declared sizes, and
  *    the buffer never grows past the limit (plus one byte to see the excess).
@@ -30,11 +34,10 @@
 
 #include "cursor.h"
 #include "pg_limits.h"
+#include "ziplayout.h"
 
 #define CHUNK (64u << 10)           /* one zip_fread */
 #define EOCD_LEN 22u
-#define EOCD64_LOC_LEN 20u
-#define CDIR_LEN 46u                 /* fixed part of a central-directory record */
 #define UNIX_S_IFMT 0170000u
 #define UNIX_S_IFLNK 0120000u
 
@@ -156,103 +159,6 @@ static void nameset_free(struct nameset *ns)
 		free(ns->slot[i]);
 	free(ns->slot);
 	ns->slot = NULL;
-}
-
-/* ---- our own look at the central directory ----------------------------- */
-
-struct rawname {
-	const uint8_t *p;
-	size_t len;
-};
-
-/*
- * Find the EOCD record the way ZIP_CHECKCONS accepts it (its comment runs
- * exactly to the end of the buffer), follow a Zip64 locator if there is one,
- * and return the central directory's place and entry count.
- */
-static int cdir_locate(const uint8_t *buf, size_t len, uint64_t *cd_off,
-		       uint64_t *cd_size, uint64_t *nentry, struct pg_err *err)
-{
-	if (len < EOCD_LEN)
-		return pg_err_set(err, 0, "zip", "too short for a ZIP archive (%zu bytes)", len);
-	size_t last = len - EOCD_LEN;
-	size_t lo = last > 0xffff ? last - 0xffff : 0;
-	for (size_t pos = last + 1; pos-- > lo;) {
-		struct cur c = cur_init(buf, len);
-		cur_skip(&c, pos);
-		if (!cur_peek_eq(&c, "PK\x05\x06", 4))
-			continue;
-		cur_skip(&c, 4);
-		uint16_t disk = cur_u16le(&c), cd_disk = cur_u16le(&c);
-		(void)cur_u16le(&c);
-		uint16_t n16 = cur_u16le(&c);
-		uint32_t size32 = cur_u32le(&c), off32 = cur_u32le(&c);
-		uint16_t clen = cur_u16le(&c);
-		if (c.err || pos + EOCD_LEN + clen != len)
-			continue;
-		(void)disk, (void)cd_disk;
-		*nentry = n16;
-		*cd_size = size32;
-		*cd_off = off32;
-		if (pos >= EOCD64_LOC_LEN) {
-			struct cur l = cur_init(buf, len);
-			cur_skip(&l, pos - EOCD64_LOC_LEN);
-			if (cur_peek_eq(&l, "PK\x06\x07", 4)) {
-				cur_skip(&l, 8);
-				uint64_t off64 = cur_u64le(&l);
-				struct cur e = cur_init(buf, len);
-				if (off64 > len)
-					return pg_err_set(err, pos - EOCD64_LOC_LEN, "zip64 locator",
-							  "Zip64 EOCD offset %" PRIu64 " beyond the end", off64);
-				cur_skip(&e, (size_t)off64);
-				if (!cur_peek_eq(&e, "PK\x06\x06", 4))
-					return pg_err_set(err, (size_t)off64, "zip64 eocd",
-							  "no Zip64 EOCD record where the locator points");
-				cur_skip(&e, 4 + 8 + 4 + 4 + 4 + 8);
-				*nentry = cur_u64le(&e);
-				*cd_size = cur_u64le(&e);
-				*cd_off = cur_u64le(&e);
-				if (e.err)
-					return pg_err_set(err, e.err_off, "zip64 eocd", "truncated Zip64 EOCD record");
-			}
-		}
-		if (*cd_off > len || *cd_size > len - *cd_off)
-			return pg_err_set(err, pos, "eocd", "central directory outside the archive");
-		return 0;
-	}
-	return pg_err_set(err, PG_NO_OFFSET, "eocd", "no end-of-central-directory record at the end");
-}
-
-/* Stored name bytes of every central-directory record, in order. */
-static int cdir_names(const uint8_t *buf, size_t len, uint64_t n, struct rawname *out,
-		      struct pg_err *err)
-{
-	uint64_t cd_off = 0, cd_size = 0, cd_n = 0;
-	if (cdir_locate(buf, len, &cd_off, &cd_size, &cd_n, err) < 0)
-		return -1;
-	if (cd_n != n)
-		return pg_err_set(err, PG_NO_OFFSET, "eocd",
-				  "central directory lists %" PRIu64 " entries, libzip read %" PRIu64,
-				  cd_n, n);
-	struct cur all = cur_init(buf, len);
-	cur_skip(&all, (size_t)cd_off);
-	struct cur c = cur_sub(&all, (size_t)cd_size);
-	for (uint64_t i = 0; i < n; i++) {
-		size_t at = cur_off(&c);
-		if (!cur_peek_eq(&c, "PK\x01\x02", 4))
-			return pg_err_set(err, at, "central directory",
-					  "entry %" PRIu64 ": no central-directory signature", i);
-		cur_skip(&c, 28);
-		uint16_t nlen = cur_u16le(&c), elen = cur_u16le(&c), clen = cur_u16le(&c);
-		cur_skip(&c, CDIR_LEN - 34);
-		out[i].p = cur_bytes(&c, nlen);
-		out[i].len = nlen;
-		cur_skip(&c, (size_t)elen + clen);
-		if (c.err)
-			return pg_err_set(err, c.err_off, "central directory",
-					  "entry %" PRIu64 ": record runs past the central directory", i);
-	}
-	return 0;
 }
 
 /* ---- libzip helpers ---------------------------------------------------- */
@@ -417,56 +323,53 @@ int ziparch_walk(const uint8_t *buf, size_t len, const struct zip_limits *limp,
 		return pg_err_set(err, 0, "zip", "too short for a ZIP archive (%zu bytes)",
 				  buf ? len : 0);
 
+	struct zip_layout lay;
+	if (ziplayout_read(buf, len, lim.max_entries, &lay, err) < 0)
+		return -1;
+
 	int code = 0;
 	char why[128];
-	zip_t *za = open_mem(buf, len, ZIP_RDONLY | ZIP_CHECKCONS, &code, why, sizeof why);
-	if (!za && code == ZIP_ER_EXISTS)
-		/* every structural check passed; only a repeated name remains */
-		za = open_mem(buf, len, ZIP_RDONLY, &code, why, sizeof why);
-	if (!za)
+	zip_t *za = open_mem(buf, len, ZIP_RDONLY, &code, why, sizeof why);
+	if (!za) {
+		ziplayout_free(&lay);
 		return pg_err_set(err, PG_NO_OFFSET, "zip", "cannot open ZIP archive: libzip: %s", why);
+	}
 
 	zip_int64_t sn = zip_get_num_entries(za, 0);
-	if (sn < 0) {
-		zip_discard(za);
-		return pg_err_set(err, PG_NO_OFFSET, "zip", "libzip reports no entry count");
-	}
-	uint64_t n = (uint64_t)sn;
-	if (n > lim.max_entries) {
-		zip_discard(za);
-		return pg_err_set(err, PG_NO_OFFSET, "zip",
-				  "%" PRIu64 " entries exceed the limit of %" PRIu64, n, lim.max_entries);
-	}
-
+	uint64_t n = lay.n;
 	int rc = 0;
 	struct walk w = { &lim, 0, NULL, 0, err };
 	struct nameset ns = { NULL, 0 };
-	struct rawname *raw = calloc(n ? n : 1, sizeof *raw);
 	char *rawcopy = NULL, *norm = NULL;
-	if (!raw || nameset_init(&ns, n) < 0) {
-		rc = pg_err_set(err, PG_NO_OFFSET, "zip", "out of memory for %" PRIu64 " entries", n);
+	if (sn < 0 || (uint64_t)sn != n) {
+		/* cannot happen: ziplayout left libzip one end record to find */
+		rc = pg_err_set(err, lay.eocd_off, "eocd",
+				"libzip reads %" PRId64 " entries where the central directory lists %" PRIu64
+				" (internal check, ziparch.c:%d)", (int64_t)sn, n, __LINE__);
 		goto out;
 	}
-	if (cdir_names(buf, len, n, raw, err) < 0) {
-		rc = -1;
+	if (nameset_init(&ns, n) < 0) {
+		rc = pg_err_set(err, PG_NO_OFFSET, "zip", "out of memory for %" PRIu64 " entries", n);
 		goto out;
 	}
 
 	for (uint64_t i = 0; i < n; i++) {
+		const struct zl_entry *ze = &lay.v[i];
 		struct zip_entry_info info;
 		memset(&info, 0, sizeof info);
 		info.index = i;
+		info.offset = ze->lh_off;
 
 		/* stored bytes; a NUL in them ends the C string early */
-		rawcopy = malloc(raw[i].len + 1);
+		rawcopy = malloc(ze->name_len + 1);
 		if (!rawcopy) {
 			rc = pg_err_set(err, PG_NO_OFFSET, "zip", "out of memory");
 			goto out;
 		}
-		if (raw[i].len)
-			memcpy(rawcopy, raw[i].p, raw[i].len);
-		rawcopy[raw[i].len] = '\0';
-		if (raw[i].len == 0 || memchr(raw[i].p, 0, raw[i].len))
+		if (ze->name_len)
+			memcpy(rawcopy, ze->name, ze->name_len);
+		rawcopy[ze->name_len] = '\0';
+		if (ze->name_len == 0 || memchr(ze->name, 0, ze->name_len))
 			info.flags |= ZIPE_BAD_NAME;
 
 		/* libzip's reading: CP437 -> UTF-8 guessed, Info-ZIP Unicode path */
@@ -493,6 +396,14 @@ int ziparch_walk(const uint8_t *buf, size_t len, const struct zip_limits *limp,
 		zip_stat_init(&st);
 		if (zip_stat_index(za, i, 0, &st) < 0) {
 			rc = entry_err(&w, i, norm, "stat failed: libzip: %s", zip_strerror(za));
+			goto out;
+		}
+		if (((st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size != ze->csize) ||
+		    ((st.valid & ZIP_STAT_SIZE) && st.size != ze->usize) ||
+		    ((st.valid & ZIP_STAT_CRC) && st.crc != ze->crc)) {
+			/* cannot happen: libzip read the directory we checked */
+			rc = entry_err(&w, i, norm, "libzip reads sizes or CRC other than the central record's"
+				       " at offset %zu (internal check, ziparch.c:%d)", ze->cd_off, __LINE__);
 			goto out;
 		}
 		info.csize = (st.valid & ZIP_STAT_COMP_SIZE) ? st.comp_size : 0;
@@ -544,7 +455,7 @@ int ziparch_walk(const uint8_t *buf, size_t len, const struct zip_limits *limp,
 out:
 	free(norm);
 	free(rawcopy);
-	free(raw);
+	ziplayout_free(&lay);
 	free(w.buf);
 	nameset_free(&ns);
 	zip_discard(za);

@@ -43,6 +43,7 @@ struct zip_entry_info {
 	uint64_t size;          /* bytes actually inflated (== len) */
 	uint64_t csize;         /* compressed size from the central directory */
 	uint16_t method;        /* ZIP compression method */
+	uint64_t offset;        /* byte offset of its local header in the archive */
 	unsigned flags;         /* ZIPE_* */
 };
 

@@ -8,8 +8,11 @@
  *                          default exclusions leave out
  *   s7_blocks/             MC7 blocks as downloaded to an S7-300/400:
  *                          OB1 (STL), FC10 (LAD), FB20 (SCL), DB1 (DB)
- *   line3.zap16            a ZIP archive (TIA Portal archive style) holding
- *                          a PLCopen export and the blocks
+ *   line3.zap16            a ZIP archive in TIA Portal V16's exact layout
+ *                          (samples/gen/tiazip.h: Zip64 extras in the local
+ *                          headers only, version 45 local / 20 central, '\\'
+ *                          separators, folder entries, deflate) holding a
+ *                          PLCopen export and the blocks
  *
  * usage: pg-mksamples OUTDIR
  * Variants for tests: pg-mksamples --block TYPE NUMBER CODEBYTE TS OUTFILE
@@ -22,7 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zip.h>
+
+#include "tiazip.h"
 
 struct buf {
 	uint8_t *p;
@@ -226,18 +230,6 @@ static const char beremiz_xml[] =
 "  <TargetType><Linux/></TargetType>\n"
 "</BeremizRoot>\n";
 
-static void arch_add(zip_t *z, const char *name, const void *d, size_t n)
-{
-	zip_source_t *s = zip_source_buffer(z, d, n, 0);
-	zip_int64_t i = s ? zip_file_add(z, name, s, ZIP_FL_ENC_UTF_8) : -1;
-	if (i < 0) {
-		fprintf(stderr, "zip: %s: %s\n", name, zip_strerror(z));
-		exit(1);
-	}
-	/* Fixed time: regenerating gives the same archive. */
-	zip_file_set_mtime(z, (zip_uint64_t)i, 1795000000, 0);
-}
-
 struct blk {
 	const char *file;
 	unsigned type, number, lang;
@@ -296,26 +288,25 @@ int main(int argc, char **argv)
 		write_file(p, k->file, made[i].p, made[i].n);
 	}
 
-	snprintf(p, sizeof p, "%s/line3.zap16", out);
-	remove(p);
-	int ze;
-	zip_t *z = zip_open(p, ZIP_CREATE | ZIP_EXCL, &ze);
-	if (!z) {
-		fprintf(stderr, "%s: cannot create archive (%d)\n", p, ze);
-		return 1;
-	}
-	arch_add(z, "Line3/PLCopen/line3.xml", plc_xml, sizeof plc_xml - 1);
-	for (int i = 0; i < 4; i++) {
-		char n[128];
-		snprintf(n, sizeof n, "Line3/Blocks/%s", blocks[i].file);
-		arch_add(z, n, made[i].p, made[i].n);
-	}
+	/* line3.zap16: folders first, then their files, as TIA lists them */
 	static const char readme[] = "Line 3 pump station, approved build 1.4\n";
-	arch_add(z, "Line3/README.txt", readme, sizeof readme - 1);
-	if (zip_close(z) != 0) {
-		fprintf(stderr, "%s: %s\n", p, zip_strerror(z));
-		return 1;
+	char bnames[4][64];
+	struct tz_entry ents[10];
+	size_t ne = 0;
+	ents[ne++] = (struct tz_entry){ "Line3\\", NULL, 0 };
+	ents[ne++] = (struct tz_entry){ "Line3\\PLCopen\\", NULL, 0 };
+	ents[ne++] = (struct tz_entry){ "Line3\\PLCopen\\line3.xml", plc_xml, sizeof plc_xml - 1 };
+	ents[ne++] = (struct tz_entry){ "Line3\\Blocks\\", NULL, 0 };
+	for (int i = 0; i < 4; i++) {
+		snprintf(bnames[i], sizeof bnames[i], "Line3\\Blocks\\%s", blocks[i].file);
+		ents[ne++] = (struct tz_entry){ bnames[i], made[i].p, made[i].n };
 	}
+	ents[ne++] = (struct tz_entry){ "Line3\\README.txt", readme, sizeof readme - 1 };
+	size_t zlen = 0;
+	uint8_t *zip = tiazip_build(ents, ne, NULL, &zlen);
+	snprintf(p, sizeof p, "%s", out);
+	write_file(p, "line3.zap16", zip, zlen);
+	free(zip);
 	for (int i = 0; i < 4; i++)
 		free(made[i].p);
 	return 0;
