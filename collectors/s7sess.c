@@ -844,8 +844,9 @@ static void s7_on_slice(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		struct s7_xfer *only = NULL;
 		size_t n = 0;
 		for (size_t i = 0; i < a->nxfers; i++)
-			if (a->xfers[i]->upload == upload) {
-				only = a->xfers[i];
+			if (a->xfers[i]->upload == upload && !a->xfers[i]->last_seen) {
+				only = a->xfers[i];   /* one whose last slice came is
+							 only waiting for its Job 1C */
 				n++;
 			}
 		if (n == 1)

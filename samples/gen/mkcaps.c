@@ -9,10 +9,17 @@
  * collector must reach are in samples/captures/README.md; the frame-by-frame
  * listing it writes next to the captures (FRAMES.txt) is the ground truth.
  *
- * usage: pg-mkcaps --blocks DIR --out DIR --apx FILE
+ * usage: pg-mkcaps --blocks DIR --out DIR --apx FILE [--filtered]
  *   DIR/{OB1,FC10,FB20,DB1}.mc7 come from pg-mksamples; FILE (the synthetic
  *   UMAS application image, "APX...") is written by this program and then
  *   transferred in the UMAS captures.
+ *   --filtered writes the same sessions as an analyst's display-filtered
+ *   export (`tshark -Y 's7comm || mbtcp' -w`) keeps them: every segment is
+ *   still generated (sequence and acknowledgement numbers run on, the peer
+ *   ACKs what it received) but those that carry no S7comm or Modbus PDU are
+ *   not written: the handshake and FIN, bare ACKs, the COTP CR/CC, and the
+ *   empty COTP DT that STEP 7 and TIA send alone before every PDU.  These
+ *   captures are made at test time (tests/e2e/t_filtered.sh), not committed.
  *
  * Follows ../shared/docs/PROTOCOLS.md (TPKT/COTP/S7comm download and upload
  * sequences, S7comm-plus framing, Modbus/TCP, UMAS 0x10/0x30-0x35/0x38/0x40/
@@ -224,6 +231,7 @@ struct cap {
 };
 
 static struct buf listing; /* FRAMES.txt */
+static int g_filtered;     /* --filtered: see the header comment */
 
 static uint32_t link_type(enum link l)
 {
@@ -428,6 +436,8 @@ static void cap_object(struct cap *c, const char *what, const uint8_t *d, size_t
 
 /* ------------------------------------------------------------------ TCP/IP */
 
+static const uint8_t empty_dt[7] = { 0x03, 0x00, 0x00, 0x07, 0x02, 0xf0, 0x00 };
+
 enum { ES = 0, PLC = 1 };
 
 struct ep {
@@ -572,7 +582,13 @@ static void conn_seg_at(struct conn *c, int d, unsigned flags, uint32_t seq,
 	char full[288];
 	snprintf(full, sizeof full, "%s->%s %s", s->name, r->name, note);
 	conn_tick(c, d);
-	cap_add(c->cap, c->t, s->mac, r->mac, c->v6, ip.p, ip.n, d == ES, full);
+	/* A display-filtered export keeps only frames with an application PDU:
+	 * no bare segment, no empty DT alone, no COTP CR/CC (TPKT + LI + type). */
+	int keep = !g_filtered ||
+		   (len > 0 && !(len == sizeof empty_dt && !memcmp(data, empty_dt, len)) &&
+		    !(len >= 6 && data[0] == 0x03 && (data[5] == 0xe0 || data[5] == 0xd0)));
+	if (keep)
+		cap_add(c->cap, c->t, s->mac, r->mac, c->v6, ip.p, ip.n, d == ES, full);
 	b_free(&tcp);
 	b_free(&ip);
 }
@@ -627,8 +643,6 @@ struct s7 {
 	uint16_t ref[2];      /* next PDU reference per side (independent counters) */
 	int dt;               /* send the empty DT before ES PDUs (after setup) */
 };
-
-static const uint8_t empty_dt[7] = { 0x03, 0x00, 0x00, 0x07, 0x02, 0xf0, 0x00 };
 
 static void tpkt_dt(struct buf *o, const uint8_t *p, size_t n, int eot)
 {
@@ -1805,7 +1819,7 @@ static void cap_mixed(const char *out)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: pg-mkcaps --blocks DIR --out DIR --apx FILE\n");
+	fprintf(stderr, "usage: pg-mkcaps --blocks DIR --out DIR --apx FILE [--filtered]\n");
 	exit(2);
 }
 
@@ -1819,6 +1833,8 @@ int main(int argc, char **argv)
 			out = argv[++i];
 		else if (i + 1 < argc && strcmp(argv[i], "--apx") == 0)
 			apx = argv[++i];
+		else if (strcmp(argv[i], "--filtered") == 0)
+			g_filtered = 1;
 		else
 			usage();
 	}
