@@ -39,6 +39,7 @@
  * INCOMPLETE.
  */
 #include "sniff.h"
+#include "xfer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@
 #define PG_UMAS_MAX_BLOCKS   65535        /* block numbers are 16-bit */
 #define PG_UMAS_MAX_IMAGE    (64u << 20)  /* one application image */
 #define PG_MB_FILE_MAX_FILES 16           /* files written per flow */
-#define PG_MB_FILE_MAX_RECS  10000        /* records kept per file */
+#define PG_MB_FILE_MAX_RECNO 0x270F       /* record numbers 0..9999 (Modbus spec) */
 #define PG_MB_FILE_MAX_BYTES (1u << 20)   /* bytes kept per file */
 
 /* limits_reported bits: one "modbus.limit" event per kind and flow */
@@ -83,55 +84,32 @@ struct mb_txn {
 	uint64_t age;
 };
 
-struct mb_block {
-	uint8_t *data;
-	uint16_t len;
-	uint8_t present, acked;
-	uint16_t tid;          /* request that carried it (tentative blocks) */
-};
-
 struct mb_xfer {
 	int active, started;
 	int data_dir;          /* -1 none yet, PG_DIR_C2S, PG_DIR_S2C */
 	uint8_t file_type;
 	uint8_t unit;
 	uint16_t tid;
-	int enveloped, conflict, memcap, sizecap, bad_number, mixed_dirs;
-	uint64_t gaps;         /* capture gaps while it was open */
-	int tcp_conflict;        /* a TCP overlap with other bytes during it */
-	int end_seen, end_answered, end_ok;
-	uint16_t end_count, end_tid;
-	int has_total;
-	uint32_t total;
-	struct mb_block *blk;
-	size_t cap;            /* entries in blk */
-	size_t maxno;
-	size_t bytes;
-	unsigned dups, refused;
-};
-
-struct mb_rec {
-	uint16_t recno, words;
-	uint8_t *data;
+	int enveloped, mixed_dirs;
+	uint16_t end_tid;
+	struct pg_xfer t;      /* blocks (slice = block number - 1), accounting, image */
 };
 
 struct mb_file {
-	int used, done, tcp_conflict;
-	uint64_t gaps;         /* request-direction gaps while it was written */
-	int seen_after_gap;    /* a request framed after the last such gap */
+	int used, done;
+	int seen_after_gap;    /* a request framed after the last request-direction gap */
 	uint16_t number;
 	uint8_t unit;
 	uint16_t tid;
 	uint16_t first_tid;    /* transaction id of its first write */
-	struct mb_rec *rec;
-	size_t nrec, cap, bytes;
 	unsigned rewrites;
+	struct pg_xfer t;      /* records (slice = record number), sparse */
 };
 
 struct mbsess {
 	struct pg_sniff *s;
 	struct pg_flowinfo fi;
-	size_t mem;
+	struct pg_budget bud;    /* this struct, framing state and transfers */
 	int confirmed, given_up;
 	struct mb_dir d[2];
 	struct mb_txn *txn;      /* grown on demand up to PG_MB_TXN_MAX: an idle
@@ -139,7 +117,8 @@ struct mbsess {
 	size_t txn_cap;
 	uint64_t txn_age, txn_dropped, orphans, over_spec;
 	struct mb_xfer xf[2];    /* [0] codes 0x30-0x32, [1] codes 0x33-0x35 */
-	struct mb_file files[PG_MB_FILE_MAX_FILES];
+	struct mb_file *files[PG_MB_FILE_MAX_FILES];  /* made on the first write:
+				    an idle flow holds only the pointers */
 	struct {
 		int pending, heuristic;
 		uint16_t tid;
@@ -161,29 +140,15 @@ struct mbsess {
 
 /* ---- memory ---- */
 
-static int mb_charge(struct mbsess *m, size_t n)
+/* A flow may hold one whole application image in transfer (real Unity
+ * applications run to tens of MB), even above the per-flow reassembly cap;
+ * the global budget still bounds the total. */
+static size_t mb_flow_cap(const struct pg_sniff *s)
 {
-	/* A flow may hold one whole application image in transfer (real
-	 * Unity applications run to tens of MB), even above the per-flow
-	 * reassembly cap; the global budget still bounds the total. */
-	size_t cap = m->s->cfg.flow_mem_max;
+	size_t cap = s->cfg.flow_mem_max;
 	if (cap < PG_UMAS_MAX_IMAGE + (1u << 20))
 		cap = PG_UMAS_MAX_IMAGE + (1u << 20);
-
-	if (n > cap || m->mem > cap - n) {
-		m->s->st.memcap_hits++;
-		return -1;
-	}
-	if (pg_mem_charge(m->s, n) != 0)
-		return -1;
-	m->mem += n;
-	return 0;
-}
-
-static void mb_release(struct mbsess *m, size_t n)
-{
-	pg_mem_release(m->s, n);
-	m->mem = n > m->mem ? 0 : m->mem - n;
+	return cap;
 }
 
 /* ---- events ---- */
@@ -204,9 +169,8 @@ static void mb_limit(struct mbsess *m, unsigned bit, const struct pg_pktinfo *pi
 {
 	struct pg_event ev;
 
-	if (m->limits_reported & bit)
+	if (!pg_once(&m->limits_reported, bit))
 		return;
-	m->limits_reported |= bit;
 	mb_event(m, &ev, pi, "modbus", "modbus.limit", PG_SEV_WARNING, -1, -1);
 	pg_event_set_str(&ev, "limit", what);
 	pg_event_text(&ev, "Modbus session limit hit: %s", what);
@@ -241,151 +205,46 @@ static void mb_bad_pdu(struct mbsess *m, int dir, const struct pg_err *e,
 
 static void xfer_free(struct mbsess *m, struct mb_xfer *x)
 {
-	for (size_t i = 0; i < x->cap; i++) {
-		if (x->blk[i].present) {
-			mb_release(m, x->blk[i].len);
-			free(x->blk[i].data);
-		}
-	}
-	if (x->blk)
-		mb_release(m, x->cap * sizeof *x->blk);
-	free(x->blk);
+	(void)m;
+	pg_xfer_free(&x->t);
 	memset(x, 0, sizeof *x);
 	x->data_dir = -1;
-}
-
-static void xfer_drop_blocks(struct mbsess *m, struct mb_xfer *x)
-{
-	for (size_t i = 0; i < x->cap; i++) {
-		if (x->blk[i].present) {
-			mb_release(m, x->blk[i].len);
-			free(x->blk[i].data);
-			x->blk[i].data = NULL;
-			x->blk[i].present = 0;
-		}
-	}
-	x->bytes = 0;
 }
 
 static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
 			const char *why)
 {
 	struct mb_xfer *x = &m->xf[fam];
-	const char *verdict = NULL, *reason = why;
-	size_t missing = 0, unacked = 0;
+	struct pg_xfer_out o;
 
 	if (!x->active)
 		return;
-	for (size_t i = 0; i < x->maxno; i++) {
-		if (!x->blk[i].present)
-			missing++;
-		else if (!x->blk[i].acked)
-			unacked++;
-	}
-	/* Most decisive first: invalid beats incomplete. */
-	if (x->sizecap)
-		verdict = PG_V_INVALID, reason = "size_cap";
-	else if (x->conflict)
-		verdict = PG_V_INVALID, reason = "duplicate_conflict";
-	else if (x->bad_number)
-		verdict = PG_V_INVALID, reason = "block_number";
-	else if (x->memcap)
-		verdict = PG_V_INCOMPLETE, reason = "memory_cap";
-	else if (x->maxno == 0)
-		verdict = PG_V_INCOMPLETE, reason = "no_blocks";
-	else if (missing)
-		verdict = PG_V_INCOMPLETE, reason = "missing_blocks";
-	else if (!x->end_seen)
-		verdict = PG_V_INCOMPLETE, reason = why ? why : "end_not_seen";
-	else if (x->end_count != x->maxno)
-		verdict = PG_V_INCOMPLETE, reason = "count_mismatch";
-	else if (x->has_total && x->total != x->bytes)
-		verdict = x->gaps ? PG_V_INCOMPLETE : PG_V_INVALID,
-		reason = x->gaps ? "gap_crossed" : "size_mismatch";
-	else
-		reason = NULL;
-	int refused = x->end_answered && !x->end_ok;
-
+	pg_xfer_judge(&x->t, why, &o);
 	int dl = x->data_dir == PG_DIR_C2S || (x->data_dir < 0 && fam == 0);
 	struct pg_event ev;
 	mb_event(m, &ev, pi, "umas", dl ? "umas.app.download" : "umas.app.upload",
-		 verdict ? PG_SEV_WARNING : PG_SEV_NOTICE, x->unit, x->tid);
+		 PG_SEV_NOTICE, x->unit, x->tid);
 	snprintf(ev.object, sizeof ev.object, "application");
-	ev.verdict = verdict;
-	pg_event_set_int(&ev, "blocks", (long long)x->maxno);
+	pg_xfer_event(&x->t, &o, dl, NULL, &ev);
+	pg_event_set_int(&ev, "blocks", (long long)x->t.n);
 	pg_event_set_int(&ev, "file_type", x->file_type);
 	pg_event_set_bool(&ev, "enveloped", x->enveloped);
-	if (x->tcp_conflict)
-		pg_event_set_bool(&ev, "overlap_conflict", 1);
-	if (x->gaps)
-		pg_event_set_int(&ev, "gaps", (long long)x->gaps);
-	if (dl) {
-		/* only an image whose end the PLC confirmed can be running */
-		pg_event_set_bool(&ev, "accepted", x->end_answered && x->end_ok);
-		if (refused)
-			pg_event_set_bool(&ev, "refused", 1);
-	}
-	if (x->dups)
-		pg_event_set_int(&ev, "duplicates", x->dups);
-	if (x->refused)
-		pg_event_set_int(&ev, "refused_blocks", x->refused);
-	if (unacked) {
-		/* responses lost in the capture: assembled anyway, said so */
-		pg_event_set_int(&ev, "unacked_blocks", (long long)unacked);
-		pg_event_set_bool(&ev, "responses_missing", 1);
-	}
-	if (missing)
-		pg_event_set_int(&ev, "missing_blocks", (long long)missing);
-	if (x->end_seen)
-		pg_event_set_int(&ev, "declared_blocks", x->end_count);
-	if (x->end_seen && !x->end_answered)
+	if (x->t.end_seen)
+		pg_event_set_int(&ev, "declared_blocks", (long long)x->t.count);
+	if (x->t.end_seen && !x->t.end_answered)
 		pg_event_set_bool(&ev, "end_answered", 0);
-	if (x->has_total)
-		pg_event_set_int(&ev, "declared_size", x->total);
+	if (x->t.has_announced)
+		pg_event_set_int(&ev, "declared_size", (long long)x->t.announced);
 	if (!x->started)
 		pg_event_set_bool(&ev, "start_seen", 0);
 	if (x->mixed_dirs)
 		pg_event_set_bool(&ev, "mixed_directions", 1);
-	if (x->conflict)
-		pg_event_set_bool(&ev, "duplicate_conflict", 1);
-	if (reason)
-		pg_event_set_str(&ev, "reason", reason);
-	if (!x->memcap && !x->sizecap)
-		ev.size = (int64_t)x->bytes;
-
-	/* Hash only a contiguous image that no gap crossed; an invalid one
-	 * (first copies of conflicting duplicates) is hashed for forensics. */
-	uint8_t *img = NULL;
-	int hashable = (!verdict || !strcmp(verdict, PG_V_INVALID)) && !x->memcap && !x->sizecap &&
-		       x->maxno && !missing;
-	if (hashable && mb_charge(m, x->bytes ? x->bytes : 1) == 0) {
-		img = malloc(x->bytes ? x->bytes : 1);
-		if (img) {
-			size_t o = 0;
-			for (size_t i = 0; i < x->maxno; i++) {
-				memcpy(img + o, x->blk[i].data, x->blk[i].len);
-				o += x->blk[i].len;
-			}
-			pg_sha256(img, o, ev.sha256);
-			ev.has_sha256 = 1;
-			ev.payload = img;
-			ev.payload_len = o;
-		}
-	}
 	pg_event_text(&ev, "UMAS application %s: %zu bytes in %zu blocks%s%s%s%s",
 		      dl ? "download (PC to PLC)" : "read-back (PLC to PC)",
-		      x->bytes, x->maxno, reason ? ", " : "", reason ? reason : "",
-		      x->gaps && !verdict ? ", capture gaps between blocks" : "",
-		      refused ? "; the PLC refused the end of the download" : "");
-	if (verdict)
-		m->s->st.transfers_incomplete++;
-	else
-		m->s->st.transfers_complete++;
+		      x->t.bytes, x->t.n, o.reason ? ", " : "", o.reason ? o.why : "",
+		      x->t.gaps && !o.verdict ? ", capture gaps between blocks" : "",
+		      x->t.refused ? "; the PLC refused the end of the download" : "");
 	pg_sniff_emit(m->s, &ev);
-	if (hashable) {
-		free(img);
-		mb_release(m, x->bytes ? x->bytes : 1);
-	}
 	xfer_free(m, x);
 }
 
@@ -399,6 +258,8 @@ static struct mb_xfer *xfer_get(struct mbsess *m, int fam, uint8_t unit, uint16_
 		x->active = 1;
 		x->unit = unit;
 		x->tid = tid;
+		pg_xfer_init(&x->t, &m->bud, PG_UMAS_MAX_IMAGE, PG_UMAS_MAX_BLOCKS, 0);
+		x->t.need_end = 1;    /* the end request declares the block count */
 	}
 	return x;
 }
@@ -414,29 +275,6 @@ static void xfer_start(struct mbsess *m, int fam, uint8_t ft, int env, uint8_t u
 	x->enveloped |= env;
 }
 
-static int xfer_grow(struct mbsess *m, struct mb_xfer *x, size_t need)
-{
-	if (need <= x->cap)
-		return 0;
-	size_t ncap = x->cap ? x->cap : 64;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > PG_UMAS_MAX_BLOCKS)
-		ncap = PG_UMAS_MAX_BLOCKS;
-	size_t add = (ncap - x->cap) * sizeof *x->blk;
-	if (mb_charge(m, add) != 0)
-		return -1;
-	struct mb_block *nb = realloc(x->blk, ncap * sizeof *nb);
-	if (!nb) {
-		mb_release(m, add);
-		return -1;
-	}
-	memset(nb + x->cap, 0, add);
-	x->blk = nb;
-	x->cap = ncap;
-	return 0;
-}
-
 static void xfer_add_block(struct mbsess *m, int fam, int dir, const struct umas_block *b,
 			   int acked, uint8_t unit, uint16_t tid, int env,
 			   const struct pg_pktinfo *pi)
@@ -448,57 +286,16 @@ static void xfer_add_block(struct mbsess *m, int fam, int dir, const struct umas
 		x->data_dir = dir;
 	else if (x->data_dir != dir)
 		x->mixed_dirs = 1;
-	if (x->memcap || x->sizecap)
-		return;
 	if (b->number == 0) {
-		x->bad_number = 1;
+		x->t.bad_index = 1;   /* blocks are numbered from 1 */
 		return;
 	}
-	if (xfer_grow(m, x, b->number) != 0) {
-		x->memcap = 1;
-		xfer_drop_blocks(m, x);
-		mb_limit(m, LIM_XFER, pi, "transfer memory");
-		return;
-	}
-	struct mb_block *k = &x->blk[b->number - 1];
-	if (k->present) {
-		if (k->len == b->len && memcmp(k->data, b->data, b->len) == 0) {
-			x->dups++;
-			k->acked |= (uint8_t)acked;
-		} else {
-			x->conflict = 1;  /* first copy kept, verdict invalid */
-		}
-		return;
-	}
-	if (x->bytes + b->len > PG_UMAS_MAX_IMAGE) {
-		x->sizecap = 1;
-		xfer_drop_blocks(m, x);
+	enum pg_xput r = pg_xfer_put(&x->t, (size_t)b->number - 1, b->data, b->len,
+				     acked, tid);
+	if (r == PG_XPUT_CAP)
 		mb_limit(m, LIM_XFER, pi, "application image size");
-		return;
-	}
-	if (mb_charge(m, b->len) != 0) {
-		x->memcap = 1;
-		xfer_drop_blocks(m, x);
+	else if (r == PG_XPUT_MEM)
 		mb_limit(m, LIM_XFER, pi, "transfer memory");
-		return;
-	}
-	k->data = malloc(b->len ? b->len : 1);
-	if (!k->data) {
-		mb_release(m, b->len);
-		x->memcap = 1;
-		xfer_drop_blocks(m, x);
-		mb_limit(m, LIM_XFER, pi, "transfer memory");
-		return;
-	}
-	if (b->len)
-		memcpy(k->data, b->data, b->len);
-	k->len = b->len;
-	k->present = 1;
-	k->acked = (uint8_t)acked;
-	k->tid = tid;
-	x->bytes += b->len;
-	if (b->number > x->maxno)
-		x->maxno = b->number;
 }
 
 /* The PLC answered a block it was sent: FE confirms, anything else removes a
@@ -508,41 +305,17 @@ static void xfer_answer_block(struct mbsess *m, int fam, uint16_t number, uint16
 {
 	struct mb_xfer *x = &m->xf[fam];
 
-	if (!x->active || number == 0 || number > x->cap)
+	if (!x->active || number == 0)
 		return;
-	struct mb_block *k = &x->blk[number - 1];
-	if (!k->present || k->acked || k->tid != tid)
-		return;
-	if (ok) {
-		k->acked = 1;
-		return;
-	}
-	mb_release(m, k->len);
-	x->bytes -= k->len;
-	free(k->data);
-	memset(k, 0, sizeof *k);
-	x->refused++;
+	pg_xfer_answer(&x->t, (size_t)number - 1, tid, ok);
 }
 
 /* ---- file records (FC 0x15) ---- */
 
 static void file_free(struct mbsess *m, struct mb_file *f)
 {
-	for (size_t i = 0; i < f->nrec; i++) {
-		mb_release(m, (size_t)f->rec[i].words * 2);
-		free(f->rec[i].data);
-	}
-	if (f->rec)
-		mb_release(m, f->cap * sizeof *f->rec);
-	free(f->rec);
-	f->rec = NULL;
-	f->nrec = f->cap = f->bytes = 0;
-}
-
-static int rec_cmp(const void *a, const void *b)
-{
-	const struct mb_rec *x = a, *y = b;
-	return (int)x->recno - (int)y->recno;
+	(void)m;
+	pg_xfer_free(&f->t);
 }
 
 /*
@@ -572,58 +345,44 @@ static void file_emit(struct mbsess *m, struct mb_file *f, const struct pg_pktin
 		      const char *why)
 {
 	struct pg_event ev;
-	int overlap = 0;
+	struct pg_xfer_out o;
+	size_t nrec = 0, prev = 0;
+	int overlap = 0, have_prev = 0;
 
 	if (!f->used || f->done)
 		return;
 	f->done = 1;
-	if (f->nrec)
-		qsort(f->rec, f->nrec, sizeof *f->rec, rec_cmp);
-	for (size_t i = 1; i < f->nrec; i++)
-		if ((uint32_t)f->rec[i - 1].recno + f->rec[i - 1].words > f->rec[i].recno)
+	for (size_t i = 0; i < f->t.n; i++) {
+		if (!f->t.sl[i].present)
+			continue;
+		nrec++;
+		/* a record runs over the next one: two writes to the same words */
+		if (have_prev && prev + f->t.sl[prev].len / 2 > i)
 			overlap = 1;
+		prev = i;
+		have_prev = 1;
+	}
+	pg_xfer_judge(&f->t, why, &o);
+	const char *acct = !o.verdict && f->t.gaps ? file_lost_writes(m, f) : NULL;
+	if (acct || (why && !o.verdict)) {
+		o.verdict = PG_V_INCOMPLETE;
+		o.reason = why ? why : acct;
+		snprintf(o.why, sizeof o.why, "%s", o.reason);
+		o.has_sha = 0;
+	}
 	mb_event(m, &ev, pi, "modbus", "modbus.file.write", PG_SEV_NOTICE, f->unit, f->tid);
 	snprintf(ev.object, sizeof ev.object, "file %u", f->number);
-	ev.size = (int64_t)f->bytes;
+	pg_xfer_event(&f->t, &o, 0, NULL, &ev);
 	pg_event_set_int(&ev, "file", f->number);
-	pg_event_set_int(&ev, "records", (long long)f->nrec);
+	pg_event_set_int(&ev, "records", (long long)nrec);
 	if (f->rewrites)
 		pg_event_set_int(&ev, "rewrites", f->rewrites);
 	if (overlap)
 		pg_event_set_bool(&ev, "overlap", 1);
-	if (f->tcp_conflict)
-		pg_event_set_bool(&ev, "overlap_conflict", 1);
-	uint8_t *img = NULL;
-	const char *acct = f->gaps ? file_lost_writes(m, f) : NULL;
-	if (f->gaps)
-		pg_event_set_int(&ev, "gaps", (long long)f->gaps);
-	if (acct || why) {
-		ev.verdict = PG_V_INCOMPLETE;
-		ev.sev = PG_SEV_WARNING;
-		pg_event_set_str(&ev, "reason", why ? why : acct);
-	} else if (mb_charge(m, f->bytes ? f->bytes : 1) == 0) {
-		img = malloc(f->bytes ? f->bytes : 1);
-		if (img) {
-			size_t o = 0;
-			for (size_t i = 0; i < f->nrec; i++) {
-				memcpy(img + o, f->rec[i].data, (size_t)f->rec[i].words * 2);
-				o += (size_t)f->rec[i].words * 2;
-			}
-			pg_sha256(img, o, ev.sha256);
-			ev.has_sha256 = 1;
-			ev.payload = img;
-			ev.payload_len = o;
-		} else {
-			mb_release(m, f->bytes ? f->bytes : 1);
-		}
-	}
-	pg_event_text(&ev, "Modbus file record write: file %u, %zu bytes in %zu records",
-		      f->number, f->bytes, f->nrec);
+	pg_event_text(&ev, "Modbus file record write: file %u, %zu bytes in %zu records%s%s",
+		      f->number, f->t.bytes, nrec, o.reason ? ": " : "",
+		      o.reason ? o.why : "");
 	pg_sniff_emit(m->s, &ev);
-	if (img) {
-		free(img);
-		mb_release(m, f->bytes ? f->bytes : 1);
-	}
 	file_free(m, f);
 }
 
@@ -633,35 +392,29 @@ static struct mb_file *file_get(struct mbsess *m, uint16_t number,
 	struct mb_file *fr = NULL;
 
 	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++) {
-		if (m->files[i].used && m->files[i].number == number)
-			return &m->files[i];
-		if (!m->files[i].used && !fr)
-			fr = &m->files[i];
+		if (m->files[i] && m->files[i]->number == number)
+			return m->files[i];
 	}
-	if (!fr) {
+	size_t slot = PG_MB_FILE_MAX_FILES;
+	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES && slot == PG_MB_FILE_MAX_FILES; i++)
+		if (!m->files[i])
+			slot = i;
+	if (slot == PG_MB_FILE_MAX_FILES) {
 		mb_limit(m, LIM_FILES, pi, "files written per flow");
 		return NULL;
 	}
-	memset(fr, 0, sizeof *fr);
-	fr->used = 1;
-	fr->number = number;
-	return fr;
-}
-
-/* A charged copy of one record's data; NULL when the memory cap (or malloc)
- * refuses, with nothing left charged. */
-static uint8_t *rec_copy(struct mbsess *m, const uint8_t *src, size_t n)
-{
-	if (mb_charge(m, n) != 0)
+	if (pg_budget_charge(&m->bud, sizeof *fr) != 0)
 		return NULL;
-	uint8_t *d = malloc(n ? n : 1);
-	if (!d) {
-		mb_release(m, n);
+	fr = calloc(1, sizeof *fr);
+	if (!fr) {
+		pg_budget_release(&m->bud, sizeof *fr);
 		return NULL;
 	}
-	if (n)
-		memcpy(d, src, n);
-	return d;
+	m->files[slot] = fr;
+	fr->used = 1;
+	fr->number = number;
+	pg_xfer_init(&fr->t, &m->bud, PG_MB_FILE_MAX_BYTES, PG_MB_FILE_MAX_RECNO + 1, 1);
+	return fr;
 }
 
 static void file_write(struct mbsess *m, const struct mb_mbap *h,
@@ -672,65 +425,19 @@ static void file_write(struct mbsess *m, const struct mb_mbap *h,
 
 	if (!f || f->done)
 		return;
-	if (!f->nrec && !f->rewrites)
+	if (!f->t.n)
 		f->first_tid = h->trans_id;
 	f->unit = h->unit;
 	f->tid = h->trans_id;
-	for (size_t i = 0; i < f->nrec; i++) {
-		struct mb_rec *r = &f->rec[i];
-		if (r->recno != sub->record)
-			continue;
-		if (r->words == sub->words && memcmp(r->data, sub->data, n) == 0)
-			return;
-		/* The later write is what the device holds now. */
-		if (f->bytes - (size_t)r->words * 2 + n > PG_MB_FILE_MAX_BYTES) {
-			file_emit(m, f, pi, "size_cap");
-			return;
-		}
-		uint8_t *nd = rec_copy(m, sub->data, n);
-		if (!nd) {
-			file_emit(m, f, pi, "memory_cap");
-			return;
-		}
-		mb_release(m, (size_t)r->words * 2);
-		f->bytes = f->bytes - (size_t)r->words * 2 + n;
-		free(r->data);
-		r->data = nd;
-		r->words = sub->words;
+	/* A write whose answer we never check: acked (the device's exception
+	 * answer is reported as an event of its own). */
+	enum pg_xput r = pg_xfer_put(&f->t, sub->record, sub->data, n, 1, h->trans_id);
+	if (r == PG_XPUT_REPLACED)
 		f->rewrites++;
-		return;
-	}
-	if (f->nrec >= PG_MB_FILE_MAX_RECS || f->bytes + n > PG_MB_FILE_MAX_BYTES) {
-		file_emit(m, f, pi, "size_cap");
-		return;
-	}
-	if (f->nrec == f->cap) {
-		size_t ncap = f->cap ? f->cap * 2 : 16;
-		size_t add = (ncap - f->cap) * sizeof *f->rec;
-		struct mb_rec *nr;
-		if (mb_charge(m, add) != 0) {
-			file_emit(m, f, pi, "memory_cap");
-			return;
-		}
-		nr = realloc(f->rec, ncap * sizeof *nr);
-		if (!nr) {
-			mb_release(m, add);
-			file_emit(m, f, pi, "memory_cap");
-			return;
-		}
-		f->rec = nr;
-		f->cap = ncap;
-	}
-	uint8_t *nd = rec_copy(m, sub->data, n);
-	if (!nd) {
-		file_emit(m, f, pi, "memory_cap");
-		return;
-	}
-	f->rec[f->nrec].recno = sub->record;
-	f->rec[f->nrec].words = sub->words;
-	f->rec[f->nrec].data = nd;
-	f->nrec++;
-	f->bytes += n;
+	else if (r == PG_XPUT_CAP)
+		file_emit(m, f, pi, PG_XR_SIZECAP);
+	else if (r == PG_XPUT_MEM)
+		file_emit(m, f, pi, PG_XR_MEMCAP);
 }
 
 /* ---- transactions ---- */
@@ -755,7 +462,7 @@ static struct mb_txn *txn_add(struct mbsess *m, const struct mb_mbap *h,
 		size_t nc = m->txn_cap ? m->txn_cap * 2 : 4;
 		if (nc > PG_MB_TXN_MAX)
 			nc = PG_MB_TXN_MAX;
-		if (mb_charge(m, (nc - m->txn_cap) * sizeof *m->txn) == 0) {
+		if (pg_budget_charge(&m->bud, (nc - m->txn_cap) * sizeof *m->txn) == 0) {
 			struct mb_txn *nt = realloc(m->txn, nc * sizeof *nt);
 			if (nt) {
 				memset(nt + m->txn_cap, 0,
@@ -764,7 +471,7 @@ static struct mb_txn *txn_add(struct mbsess *m, const struct mb_mbap *h,
 				m->txn = nt;
 				m->txn_cap = nc;
 			} else {
-				mb_release(m, (nc - m->txn_cap) * sizeof *m->txn);
+				pg_budget_release(&m->bud, (nc - m->txn_cap) * sizeof *m->txn);
 			}
 		}
 	}
@@ -876,8 +583,9 @@ static void umas_request(struct mbsess *m, const struct mb_mbap *h, const struct
 			break;
 		}
 		x = xfer_get(m, r.code == UMAS_DL_END ? 0 : 1, h->unit, h->trans_id);
-		x->end_seen = 1;
-		x->end_count = cnt;
+		x->t.end_seen = 1;
+		x->t.has_count = 1;
+		x->t.count = cnt;
 		x->end_tid = h->trans_id;
 		x->enveloped |= r.enveloped;
 		break;
@@ -953,8 +661,8 @@ static void umas_response(struct mbsess *m, const struct mb_mbap *h, const struc
 		if (ok && m->xf[1].active) {
 			uint32_t total;
 			if (umas_parse_ul_start_rsp(r.data, r.data_len, r.data_off, &total, &e) == 0) {
-				m->xf[1].has_total = 1;
-				m->xf[1].total = total;
+				m->xf[1].t.has_announced = 1;
+				m->xf[1].t.announced = total;
 			}
 		}
 		break;
@@ -975,15 +683,17 @@ static void umas_response(struct mbsess *m, const struct mb_mbap *h, const struc
 		}
 		b.number = t->block;
 		xfer_add_block(m, fam, PG_DIR_S2C, &b, 1, t->unit, t->tid, t->enveloped, pi);
+		if (last && m->xf[fam].active)
+			m->xf[fam].t.last_seen = 1;
 		break;
 	}
 	case UMAS_DL_END:
 	case UMAS_UL_END: {
 		int fam = t->ucode == UMAS_DL_END ? 0 : 1;
 		struct mb_xfer *x = &m->xf[fam];
-		if (x->active && x->end_seen && x->end_tid == t->tid) {
-			x->end_answered = 1;
-			x->end_ok = ok;
+		if (x->active && x->t.end_seen && x->end_tid == t->tid) {
+			x->t.end_answered = 1;
+			x->t.refused = !ok;
 			xfer_finish(m, fam, pi, NULL);
 		}
 		break;
@@ -1011,18 +721,18 @@ static void mb_request(struct mbsess *m, const struct mb_mbap *h, const struct m
 	}
 	t->func = pdu->func;
 	if (!m->tidseen && pdu->func == MB_FC_WRITE_FILE && !pdu->exception &&
-	    mb_charge(m, 8192) == 0) {
+	    pg_budget_charge(&m->bud, 8192) == 0) {
 		m->tidseen = calloc(1, 8192);
 		if (!m->tidseen)
-			mb_release(m, 8192);
+			pg_budget_release(&m->bud, 8192);
 	}
 	if (m->tidseen) {
 		m->tidseen[h->trans_id >> 3] |= (uint8_t)(1u << (h->trans_id & 7));
 		m->last_req_tid = h->trans_id;
 	}
 	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
-		if (m->files[i].used && !m->files[i].done)
-			m->files[i].seen_after_gap = 1;
+		if (m->files[i] && !m->files[i]->done)
+			m->files[i]->seen_after_gap = 1;
 	if (pdu->exception)
 		return;
 	switch (pdu->func) {
@@ -1271,7 +981,8 @@ static void *mb_open(struct pg_sniff *s, const struct pg_flowinfo *fi)
 	m->s = s;
 	if (fi)
 		m->fi = *fi;
-	m->mem = sizeof *m;
+	pg_budget_init(&m->bud, s, mb_flow_cap(s));
+	m->bud.used = sizeof *m;   /* charged above, counted against the flow too */
 	m->xf[0].data_dir = m->xf[1].data_dir = -1;
 	return m;
 }
@@ -1314,12 +1025,12 @@ static void mb_gap(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi)
 	m->s->st.resyncs++;
 	for (int i = 0; i < 2; i++)
 		if (m->xf[i].active)
-			m->xf[i].gaps++;
+			m->xf[i].t.gaps++;
 	if (dir == PG_DIR_C2S)
 		for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
-			if (m->files[i].used && !m->files[i].done) {
-				m->files[i].gaps++;
-				m->files[i].seen_after_gap = 0;
+			if (m->files[i] && !m->files[i]->done) {
+				m->files[i]->t.gaps++;
+				m->files[i]->seen_after_gap = 0;
 			}
 	(void)pi;
 }
@@ -1333,10 +1044,10 @@ static void mb_conflict(void *app, int dir, const struct pg_pktinfo *pi)
 		return;
 	for (int i = 0; i < 2; i++)
 		if (m->xf[i].active)
-			m->xf[i].tcp_conflict = 1;
+			m->xf[i].t.tcp_conflict = 1;
 	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
-		if (m->files[i].used && !m->files[i].done)
-			m->files[i].tcp_conflict = 1;
+		if (m->files[i] && !m->files[i]->done)
+			m->files[i]->t.tcp_conflict = 1;
 }
 
 static void mb_close(void *app, const struct pg_pktinfo *pi)
@@ -1357,7 +1068,8 @@ static void mb_close(void *app, const struct pg_pktinfo *pi)
 		for (int i = 0; i < 2; i++)
 			xfer_finish(m, i, pi, "end_not_seen");
 		for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
-			file_emit(m, &m->files[i], pi, NULL);
+			if (m->files[i])
+				file_emit(m, m->files[i], pi, NULL);
 	} else if (m->d[0].bytes + m->d[1].bytes > 0 &&
 		   pg_rate_ok(++s->st.not_modbus_flows)) {
 		/* one event per flow, but the first 64 and then every power of
@@ -1375,10 +1087,14 @@ static void mb_close(void *app, const struct pg_pktinfo *pi)
 	for (int i = 0; i < 2; i++)
 		xfer_free(m, &m->xf[i]);
 	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
-		file_free(m, &m->files[i]);
+		if (m->files[i]) {
+			file_free(m, m->files[i]);
+			free(m->files[i]);
+			pg_budget_release(&m->bud, sizeof *m->files[i]);
+		}
 	free(m->txn);
 	free(m->tidseen);
-	pg_mem_release(s, m->mem);
+	pg_mem_release(s, m->bud.used);   /* the struct and anything left */
 	free(m);
 }
 

@@ -38,6 +38,7 @@
  * (interleaved transfers on one connection would mix).
  */
 #include "sniff.h"
+#include "xfer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@
 #define PG_S7_MAX_JOBS        256u     /* outstanding jobs per flow */
 #define PG_S7_XFER_SLACK      4096u    /* bytes tolerated over the announced length */
 #define PG_S7_MAX_MALFORMED   64u      /* "s7.malformed" events per flow */
+#define PG_S7_MAX_SLICES      65536u   /* slices in one block transfer */
 
 enum s7_limit_bit {
 	LIM_JOBS = 1, LIM_XFERS = 2, LIM_MEM = 4, LIM_PDU = 8, LIM_FRAGS = 16,
@@ -99,23 +101,11 @@ struct s7_xfer {
 	uint8_t type;
 	uint16_t number;
 	char fs;
-	int has_announced;
-	uint32_t ann_load, ann_mc7;     /* upload: ann_load = ASCII total length */
+	uint32_t ann_mc7;                /* download: announced MC7 code length */
 	int has_upload_id;
 	uint32_t upload_id;
-	uint8_t *buf;
-	size_t len, cap;
-	unsigned slices;
-	unsigned requested;              /* slice requests seen (Job 1B / Job 1E) */
-	unsigned answered;               /* replies paired with one of them */
-	unsigned unpaired;               /* replies whose request was not seen */
-	uint64_t gaps;                   /* capture gaps while it was open */
-	int last_seen;                   /* a slice without the more-data flag */
-	int end_seen;                    /* download: the PLC's Job 1C */
-	int refused;                     /* download: Job 1C with an error code */
-	uint16_t end_err;
-	int orphan, slice_err, overflow, memfail;
-	int tcp_conflict;                /* a TCP overlap with other bytes during it */
+	int orphan;                      /* no request seen that started it */
+	struct pg_xfer t;                /* slices, accounting, image, verdict */
 };
 
 /* What became of a block this session downloaded or named in a PI service. */
@@ -142,7 +132,7 @@ struct s7_fate_ent {
 struct s7_app {
 	struct pg_sniff *s;
 	struct pg_flowinfo fi;
-	size_t mem;                      /* charged by this flow */
+	struct pg_budget bud;            /* what this flow holds (flow_mem_max) */
 	struct s7_dir d[2];
 	/* COTP connection */
 	int cr_seen, connect_done;
@@ -173,22 +163,6 @@ static const char *dir_name(int dir)
 
 /* ---- memory: the global budget and this flow's own ---- */
 
-static int s7_charge(struct s7_app *a, size_t n)
-{
-	if (n > a->s->cfg.flow_mem_max || a->mem > a->s->cfg.flow_mem_max - n)
-		return -1;
-	if (pg_mem_charge(a->s, n) < 0)
-		return -1;
-	a->mem += n;
-	return 0;
-}
-
-static void s7_release(struct s7_app *a, size_t n)
-{
-	pg_mem_release(a->s, n);
-	a->mem = n > a->mem ? 0 : a->mem - n;
-}
-
 /* Grow *buf to hold need bytes (doubling from min, at most max). */
 static int s7_reserve(struct s7_app *a, uint8_t **buf, size_t *cap, size_t need,
 		      size_t min, size_t max)
@@ -200,11 +174,11 @@ static int s7_reserve(struct s7_app *a, uint8_t **buf, size_t *cap, size_t need,
 	size_t nc = *cap ? *cap : min;
 	while (nc < need)
 		nc = nc > max / 2 ? max : nc * 2;
-	if (s7_charge(a, nc - *cap) < 0)
+	if (pg_budget_charge(&a->bud, nc - *cap) < 0)
 		return -1;
 	uint8_t *nb = realloc(*buf, nc);
 	if (!nb) {
-		s7_release(a, nc - *cap);
+		pg_budget_release(&a->bud, nc - *cap);
 		return -1;
 	}
 	*buf = nb;
@@ -216,7 +190,7 @@ static void s7_free_buf(struct s7_app *a, uint8_t **buf, size_t *cap)
 {
 	free(*buf);
 	*buf = NULL;
-	s7_release(a, *cap);
+	pg_budget_release(&a->bud, *cap);
 	*cap = 0;
 }
 
@@ -231,9 +205,8 @@ static void s7_ev(struct s7_app *a, struct pg_event *ev, const struct pg_pktinfo
 static void s7_limit(struct s7_app *a, const struct pg_pktinfo *pi, unsigned bit,
 		     const char *what)
 {
-	if (a->limits_hit & bit)
+	if (!pg_once(&a->limits_hit, bit))
 		return;            /* once per flow and limit: a flood is one event */
-	a->limits_hit |= bit;
 	struct pg_event ev;
 	s7_ev(a, &ev, pi, "s7comm", "s7.limit", PG_SEV_WARNING);
 	pg_event_set_str(&ev, "limit", what);
@@ -309,13 +282,13 @@ static struct s7_fate_ent *s7_fate_get(struct s7_app *a, const struct pg_pktinfo
 		size_t nc = a->fates_cap ? a->fates_cap * 2 : 8;
 		if (nc > PG_S7_MAX_FATES)
 			nc = PG_S7_MAX_FATES;
-		if (s7_charge(a, (nc - a->fates_cap) * sizeof *a->fates) < 0) {
+		if (pg_budget_charge(&a->bud, (nc - a->fates_cap) * sizeof *a->fates) < 0) {
 			s7_limit(a, pi, LIM_MEM, "memory for S7 session state");
 			return NULL;
 		}
 		struct s7_fate_ent *nf = realloc(a->fates, nc * sizeof *nf);
 		if (!nf) {
-			s7_release(a, (nc - a->fates_cap) * sizeof *a->fates);
+			pg_budget_release(&a->bud, (nc - a->fates_cap) * sizeof *a->fates);
 			return NULL;
 		}
 		a->fates = nf;
@@ -388,13 +361,13 @@ static struct s7_job *s7_job_add(struct s7_app *a, const struct pg_pktinfo *pi,
 		size_t nc = a->jobs_cap ? a->jobs_cap * 2 : 8;
 		if (nc > PG_S7_MAX_JOBS)
 			nc = PG_S7_MAX_JOBS;
-		if (s7_charge(a, (nc - a->jobs_cap) * sizeof *a->jobs) < 0) {
+		if (pg_budget_charge(&a->bud, (nc - a->jobs_cap) * sizeof *a->jobs) < 0) {
 			s7_limit(a, pi, LIM_MEM, "memory for S7 session state");
 			return NULL;
 		}
 		struct s7_job *nj = realloc(a->jobs, nc * sizeof *nj);
 		if (!nj) {
-			s7_release(a, (nc - a->jobs_cap) * sizeof *a->jobs);
+			pg_budget_release(&a->bud, (nc - a->jobs_cap) * sizeof *a->jobs);
 			return NULL;
 		}
 		a->jobs = nj;
@@ -472,17 +445,19 @@ static struct s7_xfer *s7_xfer_new(struct s7_app *a, const struct pg_pktinfo *pi
 		s7_limit(a, pi, LIM_XFERS, "block transfers in progress on one connection");
 		return NULL;
 	}
-	if (s7_charge(a, sizeof(struct s7_xfer)) < 0) {
+	if (pg_budget_charge(&a->bud, sizeof(struct s7_xfer)) < 0) {
 		s7_limit(a, pi, LIM_MEM, "memory for S7 session state");
 		return NULL;
 	}
 	struct s7_xfer *x = calloc(1, sizeof *x);
 	if (!x) {
-		s7_release(a, sizeof *x);
+		pg_budget_release(&a->bud, sizeof *x);
 		return NULL;
 	}
 	x->id = ++a->next_xfer_id;
 	x->upload = upload;
+	pg_xfer_init(&x->t, &a->bud, PG_MC7_MAX_BLOCK, PG_S7_MAX_SLICES, 0);
+	x->t.expect_last = 1;            /* the more-data flag ends the slices */
 	if (fn && n)
 		s7_xfer_set_name(x, fn, n);
 	a->xfers[a->nxfers++] = x;
@@ -497,46 +472,66 @@ static void s7_xfer_free(struct s7_app *a, struct s7_xfer *x)
 			break;
 		}
 	}
-	s7_free_buf(a, &x->buf, &x->cap);
+	pg_xfer_free(&x->t);
 	free(x);
-	s7_release(a, sizeof *x);
+	pg_budget_release(&a->bud, sizeof *x);
+}
+
+/* An announced length bounds what we collect (with some slack, so that an
+ * overlong transfer is seen as such and ends INVALID). */
+static void s7_xfer_announce(struct s7_xfer *x, uint32_t len)
+{
+	x->t.has_announced = 1;
+	x->t.announced = len;
+	if ((size_t)len + PG_S7_XFER_SLACK < PG_MC7_MAX_BLOCK)
+		x->t.max_bytes = (size_t)len + PG_S7_XFER_SLACK;
 }
 
 static void s7_xfer_append(struct s7_app *a, const struct pg_pktinfo *pi,
 			   struct s7_xfer *x, const uint8_t *p, size_t n)
 {
-	x->slices++;
-	if (x->overflow || x->memfail || n == 0)
-		return;
-	size_t max = PG_MC7_MAX_BLOCK;
-	if (x->has_announced && (size_t)x->ann_load + PG_S7_XFER_SLACK < max)
-		max = (size_t)x->ann_load + PG_S7_XFER_SLACK;
-	if (n > max || x->len > max - n) {
-		x->overflow = 1;   /* stop collecting: it ends INVALID */
-		return;
-	}
-	if (s7_reserve(a, &x->buf, &x->cap, x->len + n, 1024, PG_MC7_MAX_BLOCK) < 0) {
-		x->memfail = 1;
+	if (pg_xfer_append(&x->t, p, n) == PG_XPUT_MEM)
 		s7_limit(a, pi, LIM_MEM, "memory for block transfers");
-		return;
-	}
-	memcpy(x->buf + x->len, p, n);
-	x->len += n;
 }
 
 /*
  * End a transfer: one "s7.block.download" / "s7.block.upload" event with the
- * verdict that the accounting allows (see the header comment), then free it.
- * `ctx` says why it ends now when that is not its own end (capture ended, a
- * new request for the same block); it is the reason only if slices are
- * missing.
+ * verdict of the transaction (collectors/xfer.h) and of the MC7 checks, then
+ * free it.  `ctx` says why it ends now when that is not its own end (capture
+ * ended, a new request for the same block); it is the reason only if the
+ * accounting finds it incomplete.
  */
 static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
 			   struct s7_xfer *x, const char *ctx)
 {
 	struct pg_event ev;
 	const char *what = x->upload ? "upload" : "download";
-	unsigned missing = x->requested > x->answered ? x->requested - x->answered : 0;
+	struct pg_xfer_out o;
+	x->t.midstream = x->orphan;
+	pg_xfer_judge(&x->t, ctx, &o);
+
+	/* The block's own header must account for the bytes too. */
+	struct mc7_block m;
+	struct pg_err e;
+	pg_err_clear(&e);
+	int mrc = o.has_sha ? mc7_parse(o.image, o.len, &m, &e) : -1;
+	if (!o.verdict) {
+		char why[400];
+		if (mrc < 0) {
+			char eb[320];
+			snprintf(why, sizeof why, "not a valid MC7 block: %s",
+				 pg_err_str(&e, eb, sizeof eb));
+			pg_xfer_content_fail(&x->t, &o, "not_mc7", why);
+		} else if (!x->upload && x->t.has_announced && m.code_len != x->ann_mc7) {
+			snprintf(why, sizeof why, "MC7 code length %u in the block, %u announced",
+				 m.code_len, x->ann_mc7);
+			pg_xfer_content_fail(&x->t, &o, "mc7_len_mismatch", why);
+		} else if (x->has_block && (m.type != x->type || m.number != x->number)) {
+			pg_xfer_content_fail(&x->t, &o, "name_mismatch",
+					     "the block header names another block than the file name");
+		}
+	}
+
 	s7_ev(a, &ev, pi, "s7comm", x->upload ? "s7.block.upload" : "s7.block.download",
 	      PG_SEV_NOTICE);
 	s7_set_block(a, &ev, x->has_block, x->type, x->number, x->fs,
@@ -544,17 +539,11 @@ static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
 	if (!ev.object[0] && x->filename_len)
 		snprintf(ev.object, sizeof ev.object, "%.*s", (int)x->filename_len,
 			 x->filename);
-	ev.size = (int64_t)x->len;
-	pg_event_set_int(&ev, "slices", x->slices);
-	pg_event_set_int(&ev, "slices_requested", x->requested);
-	if (x->unpaired)
-		pg_event_set_int(&ev, "slices_unpaired", x->unpaired);
-	if (missing)
-		pg_event_set_int(&ev, "slices_missing", missing);
-	if (x->gaps)
-		pg_event_set_int(&ev, "gaps", (long long)x->gaps);
-	if (x->has_announced) {
-		pg_event_set_int(&ev, x->upload ? "total_len" : "load_len", x->ann_load);
+	const char *en = x->t.refused ? s7_error_name(x->t.err) : NULL;
+	pg_xfer_event(&x->t, &o, !x->upload, en, &ev);
+	if (x->t.has_announced) {
+		pg_event_set_int(&ev, x->upload ? "total_len" : "load_len",
+				 (long long)x->t.announced);
 		if (!x->upload)
 			pg_event_set_int(&ev, "mc7_len", x->ann_mc7);
 	} else {
@@ -562,126 +551,32 @@ static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
 	}
 	if (x->has_upload_id)
 		pg_event_set_int(&ev, "upload_id", x->upload_id);
-	if (x->tcp_conflict)
-		pg_event_set_bool(&ev, "overlap_conflict", 1);
-	if (!x->upload) {
-		pg_event_set_bool(&ev, "end_seen", x->end_seen);
-		/* accepted: the PLC ended the download without an error; only
-		 * such logic can have reached the PLC */
-		pg_event_set_bool(&ev, "accepted", x->end_seen && !x->refused);
-		if (x->refused) {
-			const char *en = s7_error_name(x->end_err);
-			pg_event_set_bool(&ev, "refused", 1);
-			pg_event_set_int(&ev, "error_code", x->end_err);
-			if (en)
-				pg_event_set_str(&ev, "error_name", en);
-		}
-	}
 	char refusal[160] = "";
-	if (x->refused) {
-		const char *en = s7_error_name(x->end_err);
+	if (x->t.refused)
 		snprintf(refusal, sizeof refusal, "; refused by the PLC: error 0x%04X%s%s%s",
-			 x->end_err, en ? " (" : "", en ? en : "", en ? ")" : "");
+			 x->t.err, en ? " (" : "", en ? en : "", en ? ")" : "");
+	if (mrc == 0 && o.has_sha) {
+		pg_event_set_str(&ev, "lang", mc7_lang_name(m.lang));
+		pg_event_set_int(&ev, "block_version", m.version);
+		pg_event_set_bool(&ev, "know_how", m.know_how);
+		if (!x->has_block)
+			mc7_block_id(m.type, m.number, ev.object, sizeof ev.object);
 	}
-
-	/* 1. Accounting: was every slice received whole? */
-	const char *inc = NULL, *reason = NULL;
-	char incb[200];
-	if (missing) {
-		snprintf(incb, sizeof incb, "%u of the %u slices requested were not seen",
-			 missing, x->requested);
-		inc = incb;
-		reason = "missing_slices";
-	} else if (!x->last_seen && !x->slice_err) {
-		snprintf(incb, sizeof incb, "the last slice was not seen%s%s",
-			 ctx ? ": " : "", ctx ? ctx : "");
-		inc = incb;
-		reason = "last_not_seen";
-	} else if (x->memfail) {
-		inc = "the memory limit stopped the reassembly";
-		reason = "memory_cap";
-	}
-
-	/* 2. Lengths: announced, and the block's own header. */
-	char why[400] = "";
-	const char *wreason = NULL;
-	struct mc7_block m;
-	struct pg_err e;
-	pg_err_clear(&e);
-	int mrc = inc ? -1 : mc7_parse(x->buf, x->len, &m, &e);
-	if (!inc) {
-		if (x->slice_err) {
-			snprintf(why, sizeof why, "a block data reply carried an error or was malformed");
-			wreason = "slice_error";
-		} else if (x->overflow) {
-			snprintf(why, sizeof why, "more block bytes arrived than announced");
-			wreason = "size_cap";
-		} else if (x->has_announced && x->len != x->ann_load) {
-			snprintf(why, sizeof why, "received %zu bytes, %u were announced", x->len,
-				 x->ann_load);
-			wreason = "size_mismatch";
-		} else if (mrc < 0) {
-			char eb[320];
-			snprintf(why, sizeof why, "not a valid MC7 block: %s",
-				 pg_err_str(&e, eb, sizeof eb));
-			wreason = "not_mc7";
-		} else if (!x->upload && x->has_announced && m.code_len != x->ann_mc7) {
-			snprintf(why, sizeof why, "MC7 code length %u in the block, %u announced",
-				 m.code_len, x->ann_mc7);
-			wreason = "mc7_len_mismatch";
-		} else if (x->has_block && (m.type != x->type || m.number != x->number)) {
-			snprintf(why, sizeof why,
-				 "the block header names another block than the file name");
-			wreason = "name_mismatch";
-		}
-		/* Bytes may have been lost where no request was seen to miss
-		 * them: after a gap, or when the capture began inside the
-		 * transfer, a length that does not add up means missing bytes. */
-		if (why[0] && (x->gaps || x->orphan) && !x->slice_err && !x->overflow) {
-			snprintf(incb, sizeof incb, "%s after %s", why,
-				 x->gaps ? "a capture gap" :
-				 "the capture started in the middle of the transfer");
-			inc = incb;
-			reason = x->gaps ? "gap_crossed" : "midstream";
-		}
-	}
-	if (inc) {
-		ev.verdict = PG_V_INCOMPLETE;
-		ev.sev = PG_SEV_WARNING;
-		pg_event_set_str(&ev, "reason", reason);
-		pg_event_text(&ev, "%s of %s incomplete (%zu bytes seen): %s%s", what,
-			      ev.object[0] ? ev.object : "an unnamed block", x->len, inc,
-			      refusal);
-		a->s->st.transfers_incomplete++;
+	const char *obj = ev.object[0] ? ev.object : "an unnamed block";
+	if (o.verdict && !strcmp(o.verdict, PG_V_INCOMPLETE)) {
+		pg_event_text(&ev, "%s of %s incomplete (%zu bytes seen): %s%s", what, obj,
+			      x->t.bytes, o.why, refusal);
+	} else if (o.verdict) {
+		pg_event_text(&ev, "%s of %s (%zu bytes) failed a check: %s%s", what, obj,
+			      x->t.bytes, o.why, refusal);
 	} else {
-		a->s->st.transfers_complete++;
-		pg_sha256(x->buf, x->len, ev.sha256);
-		ev.has_sha256 = 1;
-		ev.payload = x->buf;
-		ev.payload_len = x->len;
-		if (mrc == 0) {
-			pg_event_set_str(&ev, "lang", mc7_lang_name(m.lang));
-			pg_event_set_int(&ev, "block_version", m.version);
-			pg_event_set_bool(&ev, "know_how", m.know_how);
-			if (!x->has_block)
-				mc7_block_id(m.type, m.number, ev.object, sizeof ev.object);
-		}
-		if (why[0]) {
-			ev.verdict = PG_V_INVALID;
-			ev.sev = PG_SEV_WARNING;
-			pg_event_set_str(&ev, "reason", wreason);
-			pg_event_text(&ev, "%s of %s (%zu bytes) failed a check: %s%s", what,
-				      ev.object[0] ? ev.object : "an unnamed block", x->len,
-				      why, refusal);
-		} else {
-			ev.has_fp = 1;
-			memcpy(ev.strict, m.strict, 32);
-			memcpy(ev.logic_fp, m.logic_fp, 32);
-			pg_event_text(&ev, "%s of %s complete (%zu bytes%s%s)%s", what,
-				      ev.object, x->len, x->gaps ? ", capture gaps between PDUs" : "",
-				      !x->upload && !x->end_seen ? ", end of download not seen" : "",
-				      refusal);
-		}
+		ev.has_fp = 1;
+		memcpy(ev.strict, m.strict, 32);
+		memcpy(ev.logic_fp, m.logic_fp, 32);
+		pg_event_text(&ev, "%s of %s complete (%zu bytes%s%s)%s", what, obj, x->t.bytes,
+			      x->t.gaps ? ", capture gaps between PDUs" : "",
+			      !x->upload && !x->t.end_seen ? ", end of download not seen" : "",
+			      refusal);
 	}
 	if (!x->upload) {
 		uint8_t bt = x->type;
@@ -695,9 +590,10 @@ static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
 		struct s7_fate_ent *f = known ? s7_fate_get(a, pi, bt, bn) : NULL;
 		if (f) {
 			f->downloaded = 1;
-			f->fate = x->refused ? FATE_REFUSED : inc ? FATE_INCOMPLETE
-							    : FATE_DOWNLOADED;
-			f->err = x->end_err;
+			f->fate = x->t.refused ? FATE_REFUSED :
+				  o.verdict && !strcmp(o.verdict, PG_V_INCOMPLETE) ?
+				  FATE_INCOMPLETE : FATE_DOWNLOADED;
+			f->err = x->t.err;
 			f->has_sha = ev.has_sha256;
 			if (ev.has_sha256)
 				memcpy(f->sha256, ev.sha256, 32);
@@ -781,8 +677,7 @@ static void s7_on_request_download(struct s7_app *a, const struct pg_pktinfo *pi
 	 * cannot be this block's: it began before this request. */
 	struct s7_xfer *x = s7_xfer_new(a, pi, 0, u->filename, u->filename_len);
 	if (x && u->has_lengths) {
-		x->has_announced = 1;
-		x->ann_load = u->load_len;
+		s7_xfer_announce(x, u->load_len);
 		x->ann_mc7 = u->mc7_len;
 	}
 	struct pg_event ev;
@@ -808,7 +703,7 @@ static void s7_on_download_job(struct s7_app *a, const struct pg_pktinfo *pi,
 	struct s7_xfer *x = s7_xfer_by_name(a, 0, u->filename, u->filename_len);
 	if (!x) { /* adopt an unnamed orphan (its first slice came without a job) */
 		x = s7_xfer_by_name(a, 0, "", 0);
-		if (x && x->last_seen)
+		if (x && x->t.last_seen)
 			x = NULL;    /* it is over: only its Job 1C is to come */
 	}
 	if (x && !x->filename_len)
@@ -820,7 +715,7 @@ static void s7_on_download_job(struct s7_app *a, const struct pg_pktinfo *pi,
 	}
 	if (x) {
 		j->xfer_id = x->id;
-		x->requested++;
+		x->t.requested++;
 	}
 }
 
@@ -844,7 +739,7 @@ static void s7_on_slice(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		struct s7_xfer *only = NULL;
 		size_t n = 0;
 		for (size_t i = 0; i < a->nxfers; i++)
-			if (a->xfers[i]->upload == upload && !a->xfers[i]->last_seen) {
+			if (a->xfers[i]->upload == upload && !a->xfers[i]->t.last_seen) {
 				only = a->xfers[i];   /* one whose last slice came is
 							 only waiting for its Job 1C */
 				n++;
@@ -858,7 +753,7 @@ static void s7_on_slice(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		if (!x)
 			return;
 		x->orphan = 1;
-		x->gaps += a->gaps_seen ? 1 : 0;
+		x->t.gaps += a->gaps_seen ? 1 : 0;
 		if (have_job && upload && j->has_upload_id) {
 			x->has_upload_id = 1;
 			x->upload_id = j->upload_id;
@@ -866,18 +761,18 @@ static void s7_on_slice(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 	}
 	int err = (u->errcls | u->errcod) != 0 || (u->status & S7_FS_ERROR) || prc != 0;
 	if (err) {
-		x->slice_err = 1;
+		x->t.slice_err = 1;
 		if ((u->errcls | u->errcod) != 0)
 			s7_error_emit(a, pi, u, u->func, NULL);
 	}
 	if (paired)
-		x->answered++;
+		x->t.answered++;
 	else
-		x->unpaired++;
+		x->t.unpaired++;
 	if (u->has_slice)
 		s7_xfer_append(a, pi, x, u->slice, u->slice_len);
 	if (!(u->status & S7_FS_MORE) && !err) {
-		x->last_seen = 1;
+		x->t.last_seen = 1;
 		/* An upload ends with its last slice; a download when the PLC
 		 * says whether it took the block (Job 1C), or at close. */
 		if (upload)
@@ -895,15 +790,16 @@ static void s7_on_download_end(struct s7_app *a, const struct pg_pktinfo *pi,
 		/* The requests that named it were lost: an unnamed transfer that
 		 * has seen its last slice is the one this Job 1C ends. */
 		x = s7_xfer_by_name(a, 0, "", 0);
-		if (x && x->last_seen)
+		if (x && x->t.last_seen)
 			s7_xfer_set_name(x, u->filename, u->filename_len);
 		else
 			x = NULL;
 	}
 	if (x) {
-		x->end_seen = 1;
-		x->refused = u->blk_err != 0;
-		x->end_err = u->blk_err;
+		/* the PLC's Job 1C is both the end and its answer */
+		x->t.end_seen = x->t.end_answered = 1;
+		x->t.refused = u->blk_err != 0;
+		x->t.err = u->blk_err;
 		s7_xfer_finish(a, pi, x, "the PLC ended the download");
 	}
 	struct pg_event ev;
@@ -1035,7 +931,7 @@ static void s7_on_job(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 			struct s7_xfer *ux = u->func == S7_F_UPLOAD ?
 				s7_xfer_by_upload_id(a, u->upload_id) : NULL;
 			if (ux)
-				ux->requested++;
+				ux->t.requested++;
 		}
 		break;
 	case S7_F_END_UPLOAD: {
@@ -1237,10 +1133,8 @@ static void s7_on_reply(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		if (x) {
 			x->has_upload_id = 1;
 			x->upload_id = u->upload_id;
-			if (u->has_total) {
-				x->has_announced = 1;
-				x->ann_load = u->total_len;
-			}
+			if (u->has_total)
+				s7_xfer_announce(x, u->total_len);
 		}
 		struct pg_event ev;
 		s7_ev(a, &ev, pi, "s7comm", "s7.upload.start", PG_SEV_NOTICE);
@@ -1478,14 +1372,13 @@ static void s7_drain(struct s7_app *a, const struct pg_pktinfo *pi, int dir)
 		size_t avail = d->len - pos;
 		const uint8_t *q = d->buf + pos;
 		if (d->resync) {
-			int r = 0;
-			while (avail > 0 && (r = cotp_tpkt_plausible(q, avail)) == 0) {
-				pos++;
-				q++;
-				avail--;
-				d->skipped++;
-			}
-			if (avail == 0 || r < 0)
+			int found;
+			size_t skip = cotp_tpkt_scan(q, avail, &found);
+			pos += skip;
+			q += skip;
+			avail -= skip;
+			d->skipped += skip;
+			if (found <= 0)
 				break;
 			if (d->resync_quiet && d->skipped)
 				a->s->st.resyncs++;   /* after a gap: counted, no event */
@@ -1498,13 +1391,6 @@ static void s7_drain(struct s7_app *a, const struct pg_pktinfo *pi, int dir)
 		int r = cotp_tpkt_header(q, avail, d->off + pos, &tl, &e);
 		if (r == 0)
 			break;
-		if (r > 0 && avail >= 5) {
-			struct cur c = cur_init(q, avail);
-			int li = cur_peek(&c, 4);
-			if (li > tl - 5)
-				r = pg_err_set(&e, d->off + pos + 4, "cotp.li",
-					       "COTP LI %d does not fit TPKT length %u", li, tl);
-		}
 		if (r < 0) {
 			char eb[360];
 			s7_resync_start(a, pi, dir, d->off + pos, pg_err_str(&e, eb, sizeof eb));
@@ -1535,7 +1421,8 @@ static void *s7_open(struct pg_sniff *s, const struct pg_flowinfo *fi)
 	}
 	a->s = s;
 	a->fi = *fi;
-	a->mem = 0;   /* the struct itself is charged globally only */
+	/* the struct itself is charged globally only */
+	pg_budget_init(&a->bud, s, s->cfg.flow_mem_max);
 	/* A flow picked up mid-way may start inside a TPKT. */
 	if (fi->midstream) {
 		a->d[0].resync = a->d[1].resync = 1;
@@ -1596,7 +1483,7 @@ static void s7_gap(void *app, int dir, uint64_t n, const struct pg_pktinfo *pi)
 	 * says whether a slice was in the lost bytes. */
 	a->gaps_seen++;
 	for (size_t i = 0; i < a->nxfers; i++)
-		a->xfers[i]->gaps++;
+		a->xfers[i]->t.gaps++;
 }
 
 static void s7_conflict(void *app, int dir, const struct pg_pktinfo *pi)
@@ -1607,7 +1494,7 @@ static void s7_conflict(void *app, int dir, const struct pg_pktinfo *pi)
 	if (!a)
 		return;
 	for (size_t i = 0; i < a->nxfers; i++)
-		a->xfers[i]->tcp_conflict = 1;
+		a->xfers[i]->t.tcp_conflict = 1;
 }
 
 static void s7_close(void *app, const struct pg_pktinfo *pi)
@@ -1635,9 +1522,9 @@ static void s7_close(void *app, const struct pg_pktinfo *pi)
 		s7_free_buf(a, &a->d[i].pdu, &a->d[i].pdu_cap);
 	}
 	free(a->jobs);
-	s7_release(a, a->jobs_cap * sizeof *a->jobs);
+	pg_budget_release(&a->bud, a->jobs_cap * sizeof *a->jobs);
 	free(a->fates);
-	s7_release(a, a->fates_cap * sizeof *a->fates);
+	pg_budget_release(&a->bud, a->fates_cap * sizeof *a->fates);
 	struct pg_sniff *s = a->s;
 	free(a);
 	pg_mem_release(s, sizeof(struct s7_app));

@@ -543,7 +543,7 @@ static void test_download_missing_block_incomplete(void **state)
 	assert_non_null(r);
 	assert_string_equal(r->verdict, "incomplete");
 	assert_false(r->has_sha256);
-	assert_string_equal(fstr(r, "reason"), "missing_blocks");
+	assert_string_equal(fstr(r, "reason"), "missing_slices");
 	assert_int_equal(t.s.st.transfers_incomplete, 1);
 }
 
@@ -572,7 +572,7 @@ static void test_download_gap_incomplete_no_hash(void **state)
 	assert_string_equal(r->verdict, "incomplete");
 	assert_false(r->has_sha256);
 	assert_int_equal(r->payload_len, 0);
-	assert_string_equal(fstr(r, "reason"), "missing_blocks");
+	assert_string_equal(fstr(r, "reason"), "missing_slices");
 }
 
 static void test_download_enveloped(void **state)
@@ -624,7 +624,7 @@ static void test_download_refused_block_replaced(void **state)
 	struct rec *r = find_kind("umas.app.download");
 	assert_null(r->verdict);
 	assert_memory_equal(r->sha256, want, 32);
-	assert_int_equal(fint(r, "refused_blocks"), 1);
+	assert_int_equal(fint(r, "refused_slices"), 1);
 }
 
 /* Blocks whose answers never came (capture loss): assembled, said so. */
@@ -644,7 +644,7 @@ static void test_download_unacked(void **state)
 	assert_null(r->verdict);
 	assert_true(r->has_sha256);
 	assert_int_equal(r->size, 5);
-	assert_int_equal(fint(r, "unacked_blocks"), 1);
+	assert_int_equal(fint(r, "slices_unacked"), 1);
 	assert_false(fint(r, "end_answered"));
 }
 
