@@ -18,7 +18,7 @@ int cotp_tpkt_header(const uint8_t *p, size_t n, size_t base, uint16_t *len,
 {
 	if (n < COTP_TPKT_HDR)
 		return 0;
-	struct cur c = cur_init_at(p, COTP_TPKT_HDR, base);
+	struct cur c = cur_init_at(p, n < COTP_TPKT_HDR + 1 ? n : COTP_TPKT_HDR + 1, base);
 	uint8_t ver = cur_u8(&c);
 	uint8_t rsv = cur_u8(&c);
 	uint16_t l = cur_u16be(&c);
@@ -32,9 +32,29 @@ int cotp_tpkt_header(const uint8_t *p, size_t n, size_t base, uint16_t *len,
 		return pg_err_set(err, base + 2, "tpkt.length",
 				  "TPKT length %u is below the minimum %u", l,
 				  COTP_TPKT_MIN);
+	/* The COTP header must fit in the TPKT (checked once its LI is here). */
+	int li = cur_peek(&c, 0);
+	if (li >= 0 && li > l - 5)
+		return pg_err_set(err, base + 4, "cotp.li",
+				  "COTP LI %d does not fit TPKT length %u", li, l);
 	if (len)
 		*len = l;
 	return 1;
+}
+
+size_t cotp_tpkt_scan(const uint8_t *p, size_t n, int *found)
+{
+	struct cur c = cur_init(p, n);
+	*found = 0;
+	while (cur_left(&c) > 0) {
+		int r = cotp_tpkt_plausible(c.p, cur_left(&c));
+		if (r != 0) {
+			*found = r;
+			break;
+		}
+		cur_skip(&c, 1);
+	}
+	return cur_off(&c);
 }
 
 static int cotp_type_known(uint8_t t)

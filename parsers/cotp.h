@@ -63,8 +63,9 @@ struct cotp_tpdu {
 
 /*
  * Check a TPKT header at p[0..n): 1 and *len when the 4 header bytes are
- * there and valid (03 00, 7 <= len); 0 when fewer than 4 bytes are available;
- * -1 with err when invalid.
+ * there and valid (03 00, 7 <= len, and, when the fifth byte is there, a
+ * COTP LI that fits: LI <= len - 5); 0 when fewer than 4 bytes are
+ * available; -1 with err naming the field when invalid.
  */
 int cotp_tpkt_header(const uint8_t *p, size_t n, size_t base, uint16_t *len,
 		     struct pg_err *err);
@@ -75,6 +76,13 @@ int cotp_tpkt_header(const uint8_t *p, size_t n, size_t base, uint16_t *len,
  * 0 not, -1 need more bytes (only a prefix is there and it still fits).
  */
 int cotp_tpkt_plausible(const uint8_t *p, size_t n);
+
+/*
+ * Resync scan: the number of bytes before the first position where a TPKT
+ * may start (cotp_tpkt_plausible != 0).  *found: 1 plausible there, -1 a
+ * prefix that needs more bytes, 0 none in p[0..n) (the return value is n).
+ */
+size_t cotp_tpkt_scan(const uint8_t *p, size_t n, int *found);
 
 /*
  * Parse one COTP TPDU occupying exactly p[0..n) (the TPKT body; base = its

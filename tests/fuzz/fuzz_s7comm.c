@@ -36,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint16_t tl;
 	(void)cotp_tpkt_header(buf, size, 0, &tl, &e);
 	(void)cotp_tpkt_plausible(buf, size);
+	int found;
+	(void)cotp_tpkt_scan(buf, size, &found);
 	struct cotp_tpdu t;
 	if (cotp_parse(buf, size, 0, &t, &e) == 0) {
 		if (!inside(buf, size, t.payload, t.payload_len) ||

@@ -49,6 +49,32 @@ static void test_tpkt_header(void **state)
 	assert_int_equal(cotp_tpkt_header(shortlen, 4, 0, &len, &e), -1);
 	assert_string_equal(e.field, "tpkt.length");
 	assert_int_equal(e.offset, 2);
+	/* the COTP LI must fit the TPKT once it is there */
+	const uint8_t libig[] = { 0x03, 0x00, 0x00, 0x07, 0x03, 0xF0, 0x80 };
+	assert_int_equal(cotp_tpkt_header(libig, 4, 0, &len, &e), 1);
+	assert_int_equal(cotp_tpkt_header(libig, 5, 50, &len, &e), -1);
+	assert_string_equal(e.field, "cotp.li");
+	assert_int_equal(e.offset, 54);
+}
+
+static void test_scan(void **state)
+{
+	(void)state;
+	int found = 7;
+	/* garbage, then an empty DT: 5 bytes skipped, found */
+	const uint8_t g[] = { 0x41, 0x03, 0x01, 0xFF, 0x00,
+			      0x03, 0x00, 0x00, 0x07, 0x02, 0xF0, 0x00 };
+	assert_int_equal(cotp_tpkt_scan(g, sizeof g, &found), 5);
+	assert_int_equal(found, 1);
+	/* a prefix that may still be a header: stops there, needs more */
+	assert_int_equal(cotp_tpkt_scan(g, 8, &found), 5);
+	assert_int_equal(found, -1);
+	/* nothing: all skipped */
+	const uint8_t z[] = { 0x00, 0x00, 0x00, 0x00 };
+	assert_int_equal(cotp_tpkt_scan(z, sizeof z, &found), 4);
+	assert_int_equal(found, 0);
+	assert_int_equal(cotp_tpkt_scan(z, 0, &found), 0);
+	assert_int_equal(found, 0);
 }
 
 static void test_plausible(void **state)
@@ -252,6 +278,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tpkt_header),
 		cmocka_unit_test(test_plausible),
+		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_cr_golden),
 		cmocka_unit_test(test_cc_ascii_tsap),
 		cmocka_unit_test(test_dt),
