@@ -368,4 +368,12 @@ void pg_match_event(const struct pg_matcher *m, struct pg_event *ev)
 		judge_image(m, ev, strcmp(ev->kind, "umas.app.upload") == 0);
 	else
 		judge_file(m, ev);
+	/* A download the PLC refused was transferred, never taken: what it
+	 * would have been is still judged, but it is not logic the PLC runs. */
+	json_t *rf = ev->fields ? json_object_get(ev->fields, "refused") : NULL;
+	if (json_is_true(rf)) {
+		if (ev->sev == PG_SEV_ALERT)
+			ev->sev = PG_SEV_WARNING;
+		append_text(ev, "%s", "; REFUSED by the PLC: not accepted, never ran");
+	}
 }

@@ -803,12 +803,17 @@ static void s7_on_download_end(struct s7_app *a, const struct pg_pktinfo *pi,
 		s7_xfer_finish(a, pi, x, "the PLC ended the download");
 	}
 	struct pg_event ev;
-	s7_ev(a, &ev, pi, "s7comm", "s7.download.end", PG_SEV_INFO);
+	const char *en = u->blk_err ? s7_error_name(u->blk_err) : NULL;
+	s7_ev(a, &ev, pi, "s7comm", "s7.download.end",
+	      u->blk_err ? PG_SEV_WARNING : PG_SEV_INFO);
 	s7_set_block(a, &ev, u->filename_ok, u->blk_type, u->blk_number, u->blk_fs,
 		     u->filename, u->filename_len);
 	pg_event_set_int(&ev, "error_code", u->blk_err);
-	pg_event_text(&ev, "download of %s ended (error code 0x%04X)",
-		      ev.object[0] ? ev.object : "a block", u->blk_err);
+	if (en)
+		pg_event_set_str(&ev, "error_name", en);
+	pg_event_text(&ev, "download of %s ended (error code 0x%04X%s%s%s)",
+		      ev.object[0] ? ev.object : "a block", u->blk_err,
+		      u->blk_err ? ": refused" : "", en ? ", " : "", en ? en : "");
 	pg_sniff_emit(a->s, &ev);
 }
 

@@ -845,6 +845,8 @@ struct dlopt {
 	int job_tx;           /* tx of ES jobs (1A, Ack 1C+_INSE) */
 	int tail_coalesce;    /* Ack_Data 1C and _INSE job in one segment */
 	int unmute_slice;     /* midstream: capture starts at the PLC's 1B job for this slice (1-based) */
+	unsigned end_err;     /* error code in the PLC's Job 1C: the PLC refuses the block */
+	int no_inse;          /* the ES does not activate the block (no _INSE) */
 };
 
 static size_t nslices(size_t n) { return (n + SLICE - 1) / SLICE; }
@@ -903,10 +905,15 @@ static void s7_download(struct s7 *s, const struct blk *b, const struct dlopt *o
 		s7_msg(s, ES, 3, r, &p, &d, 0, o->slice_tx[i], note);
 	}
 	p.n = 0;
-	b_put(&p, (const uint8_t[]){ 0x1c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 }, 8);
+	b_put(&p, (const uint8_t[]){ 0x1c, 0x00, (uint8_t)(o->end_err >> 8),
+				     (uint8_t)o->end_err, 0x00, 0x00, 0x00, 0x00 }, 8);
 	par_fname(&p, fn);
 	r = s->ref[PLC]++;
-	snprintf(note, sizeof note, "S7 Job 1C Download ended %s (%s)", fn, b->id);
+	if (o->end_err)
+		snprintf(note, sizeof note, "S7 Job 1C Download ended %s (%s) ERROR 0x%04X: "
+			 "the PLC refuses the block", fn, b->id, o->end_err);
+	else
+		snprintf(note, sizeof note, "S7 Job 1C Download ended %s (%s)", fn, b->id);
 	s7_msg(s, PLC, 1, r, &p, NULL, 0, TX_PLAIN, note);
 
 	/* Ack_Data 1C */
@@ -926,6 +933,16 @@ static void s7_download(struct s7 *s, const struct blk *b, const struct dlopt *o
 	uint16_t ri = s->ref[ES]++;
 	s7_pdu(&q, 1, ri, &p, &(struct buf){ 0 }, 0);
 	snprintf(note, sizeof note, "S7 Job 28 PI _INSE %s (%s)", fn + 1, b->id);
+	if (o->end_err || o->no_inse) {
+		s7_send(s, ES, &a, o->job_tx, "S7 Ack_Data 1C Download ended");
+		s->ref[ES]--;   /* no _INSE follows: its reference is not used */
+		b_free(&a);
+		b_free(&q);
+		b_free(&ins);
+		b_free(&p);
+		b_free(&d);
+		return;
+	}
 	if (o->tail_coalesce) {
 		/* two TPKTs (Ack_Data 1C, then the _INSE job) in one segment */
 		tpkt_dt(&ins, a.p, a.n, 1);
@@ -1520,6 +1537,30 @@ static void cap_tampered(const char *out)
 }
 
 /* 6. OB1 over other link and IP layers */
+/* 5b. what reached the PLC: activated, downloaded but never activated, and a
+ * block the PLC refuses at the end of its download (0xD280) */
+static void cap_refused(const char *out)
+{
+	struct cap c = { .name = "s7_refused.pcap" };
+	struct conn k;
+	struct s7 s;
+	conn_s7(&k, &c, 49214, 0, 0);
+	s7_connect(&s, &k, 1);
+	s7_download(&s, &B_OB1, NULL);
+	say_block(&c, &B_OB1, "download", "matches; accepted (Job 1C error 0) and activated (_INSE)");
+	struct dlopt noins = { .no_inse = 1 };
+	s7_download(&s, &B_FC10, &noins);
+	say_block(&c, &B_FC10, "download", "matches; accepted but never activated (no _INSE)");
+	struct dlopt refuse = { .end_err = 0xd280 };
+	s7_download(&s, &B_FB20, &refuse);
+	say_block(&c, &B_FB20, "download", "matches by content; REFUSED: Job 1C carries error "
+					   "0xD280, so accepted=false and it never ran");
+	cap_say(&c, "s7.session.blocks at the end: OB1 activated, FC10 downloaded_not_activated, "
+		    "FB20 refused");
+	conn_close(&k);
+	cap_write(&c, out);
+}
+
 static void cap_variant(const char *out, const char *name, enum link l, int pcapng, int v6,
 			uint16_t port)
 {
@@ -1868,6 +1909,7 @@ int main(int argc, char **argv)
 	cap_overlap(out);
 	cap_gap(out);
 	cap_tampered(out);
+	cap_refused(out);
 	cap_variant(out, "s7_vlan.pcap", L_VLAN, 0, 0, 49261);
 	cap_variant(out, "s7_qinq.pcap", L_QINQ, 0, 0, 49262);
 	cap_variant(out, "s7_sll.pcap", L_SLL, 0, 0, 49263);

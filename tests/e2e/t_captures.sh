@@ -121,6 +121,10 @@ expect_eq "$(field s7_download.pcap frame.number tcp.analysis.lost_segment | wc 
 	"s7_download: no lost segment"
 expect_eq "$(counts s7_tampered.pcap s7comm.param.func)" \
 	"0x1a:8 0x1b:14 0x1c:6 0x1d:2 0x1e:4 0x1f:2 0x28:8 0x29:2 0xf0:2" "s7_tampered: S7 functions"
+expect_eq "$(counts s7_refused.pcap s7comm.param.func)" "0x1a:6 0x1b:14 0x1c:6 0x28:2 0xf0:2" \
+	"s7_refused: S7 functions (one _INSE: FC10 is never activated, FB20 refused)"
+expect_eq "$(field s7_refused.pcap s7comm.data.blockcontrol.errorcode 's7comm.param.func == 0x1c && s7comm.header.rosctr == 1' | tr '\n' ' ')" \
+	"0x0000 0x0000 0xd280 " "s7_refused: Job 1C error codes 0, 0, 0xD280"
 expect_eq "$(counts s7_midstream.pcap s7comm.param.func)" "0x1a:2 0x1b:6 0x1c:4 0x28:4" \
 	"s7_midstream: starts inside FC10 (1B/1C/28 without 1A), then DB1"
 expect_eq "$(field s7_midstream.pcap tcp.flags.syn 'tcp.flags.syn == 1' | wc -l)" 0 \

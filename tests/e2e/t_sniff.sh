@@ -70,6 +70,19 @@ expect_count "$T/5.json" "e['kind']=='s7.block.upload' and e['object']=='DB1' an
 expect_count "$T/5.json" "e['kind']=='s7.block.delete' and 'FB99' in json.dumps(e['blocks'])" 1 "_DELE of FB99"
 expect_count "$T/5.json" "e['kind']=='s7.plc.stop' and e['severity']=='alert' and e['frame']==72" 1 "PLC stop at frame 72"
 
+expect_count "$T/5.json" "e['kind']=='s7.download.refused' and e['object']=='DB1' and e['error_code']==0xd237 and not e['accepted'] and 'timestamp' in e['error_name']" 1 "the 0xD237 refusal is a download.refused event naming DB1 and the error"
+expect_count "$T/5.json" "e['kind']=='s7.session.blocks' and {b['block']:b['state'] for b in e['blocks']}=={'OB1':'activated','FC10':'activated','FB99':'deleted','DB1':'refused'}" 1 "session blocks: OB1, FC10 activated, FB99 deleted, DB1 refused"
+
+# 5b. what reached the PLC: activated, never activated, refused at Job 1C
+expect_exit 0 "s7_refused: every transfer matches by content (exit 0)" -- sniff -r "$C/s7_refused.pcap"
+cp "$T/out" "$T/5b.json"
+expect_count "$T/5b.json" "e['kind']=='s7.block.download' and e['object']=='OB1' and e['verdict']=='matches' and e['accepted'] and e['end_seen'] and 'refused' not in e" 1 "OB1 matches and was accepted"
+expect_count "$T/5b.json" "e['kind']=='s7.block.download' and e['object']=='FC10' and e['verdict']=='matches' and e['accepted']" 1 "FC10 matches and was accepted"
+expect_count "$T/5b.json" "e['kind']=='s7.block.download' and e['object']=='FB20' and e['sha256']=='$FB20' and e['verdict']=='matches' and not e['accepted'] and e['refused'] and e['error_code']==0xd280 and e['error_name']=='error compiling the block in the CPU' and e['frame']==46 and 'REFUSED' in e['text']" 1 "FB20 transferred whole but REFUSED at Job 1C (0xD280, frame 46): accepted false"
+expect_count "$T/5b.json" "e['kind']=='s7.download.end' and e['object']=='FB20' and e['severity']=='warning' and e['error_code']==0xd280" 1 "the refusing Job 1C is a warning"
+expect_count "$T/5b.json" "e['kind']=='s7.session.blocks' and {b['block']:b['state'] for b in e['blocks']}=={'OB1':'activated','FC10':'downloaded_not_activated','FB20':'refused'} and e['downloaded_not_activated']==1 and e['severity']=='notice'" 1 "session blocks: OB1 activated, FC10 downloaded and never activated, FB20 refused"
+expect_count "$T/5b.json" "e['kind']=='s7.block.activate' and e['downloaded_here']==['OB1']" 1 "the _INSE of OB1 names the download it activates"
+
 # 6. link and IP variants
 for f in s7_vlan.pcap s7_qinq.pcap s7_sll.pcap s7_sll2.pcap s7_ipv6.pcapng s7_rawip.pcap; do
 	sniff -r "$C/$f" >"$T/6.json" 2>&1
