@@ -169,6 +169,7 @@ static const char *magic_name(const uint8_t m[4])
 /* ---------------------------------------------- classic pcap records -- */
 
 #define PG_CAP_READBUF  (1u << 20)  /* bytes per fread(); > the largest record */
+#define PG_CAP_MINBUF   4096u       /* the buffer of a small file */
 #define PG_CAP_MAXSNAP  262144u     /* libpcap's MAXIMUM_SNAPLEN */
 
 #define PG_NG_MAXBLOCK  (16u << 20) /* libpcap's largest pcapng block */
@@ -197,6 +198,7 @@ struct rawpcap {
 	int nsec;              /* its timestamps are nanoseconds */
 	uint32_t snapshot;     /* pcap_snapshot(): the file's, as libpcap adjusted it */
 	uint8_t *buf;
+	size_t bufsize;        /* PG_CAP_READBUF, or less for a small file */
 	size_t pos, have;      /* unread bytes: buf[pos, have) */
 	int eof, ioerr;
 	long off;              /* file offset of buf[pos] */
@@ -230,6 +232,25 @@ static int rawpcap_dlt_ok(int dlt)
 	return 0;
 }
 
+/* The read buffer: 1 MiB, or the rest of the stream when that is known and
+ * smaller (a 1 MiB allocation per small file was most of the time of the
+ * fuzz target, and of many small files); rawpcap_fill grows it on demand. */
+static int rawpcap_alloc(struct rawpcap *r, FILE *fp)
+{
+	size_t n = PG_CAP_READBUF;
+	long here = ftell(fp);
+	if (here >= 0 && fseek(fp, 0, SEEK_END) == 0) {
+		long end = ftell(fp);
+		if (fseek(fp, here, SEEK_SET) != 0)
+			return -1;   /* cannot happen: here came from ftell */
+		if (end >= here && (unsigned long)(end - here) < n)
+			n = (size_t)(end - here) < PG_CAP_MINBUF ? PG_CAP_MINBUF : (size_t)(end - here);
+	}
+	r->buf = malloc(n);
+	r->bufsize = r->buf ? n : 0;
+	return r->buf ? 0 : -1;
+}
+
 /* Make at least `need` unread bytes contiguous at buf + pos; 0 at EOF first. */
 static int rawpcap_fill(struct rawpcap *r, size_t need)
 {
@@ -240,8 +261,21 @@ static int rawpcap_fill(struct rawpcap *r, size_t need)
 		r->have -= r->pos;
 		r->pos = 0;
 	}
+	if (need > r->bufsize) {   /* a small file that grew, or lied */
+		size_t n = r->bufsize * 2 < need ? need : r->bufsize * 2;
+		if (n > PG_CAP_READBUF)
+			n = PG_CAP_READBUF;
+		uint8_t *b = n >= need ? realloc(r->buf, n) : NULL;
+		if (!b) {
+			r->eof = 1;
+			r->ioerr = ENOMEM;
+			return 0;
+		}
+		r->buf = b;
+		r->bufsize = n;
+	}
 	while (r->have < need && !r->eof) {
-		size_t got = fread(r->buf + r->have, 1, PG_CAP_READBUF - r->have, r->fp);
+		size_t got = fread(r->buf + r->have, 1, r->bufsize - r->have, r->fp);
 		r->have += got;
 		if (got == 0) {
 			r->eof = 1;
@@ -785,7 +819,7 @@ int pg_capture_stream(struct pg_capture *c, void *fpv, const char *name)
 	if (start >= 0 && (strcmp(format, "pcap") == 0 || strcmp(format, "pcap-ns") == 0) &&
 	    pcap_major_version(p) == 2 && pcap_minor_version(p) == 4 &&
 	    rawpcap_dlt_ok(pcap_datalink(p)) && pcap_snapshot(p) > 0 &&
-	    (raw.buf = malloc(PG_CAP_READBUF)) != NULL) {
+	    rawpcap_alloc(&raw, fp) == 0) {
 		rp = &raw;   /* else (no buffer) libpcap reads */
 		raw.fp = fp;
 		raw.be = m[0] == 0xa1;
@@ -793,7 +827,7 @@ int pg_capture_stream(struct pg_capture *c, void *fpv, const char *name)
 		raw.snapshot = (uint32_t)pcap_snapshot(p);
 		raw.off = start + 24;   /* libpcap has read the file header */
 	} else if (start >= 0 && strcmp(format, "pcapng") == 0 &&
-		   (raw.buf = malloc(PG_CAP_READBUF)) != NULL) {
+		   rawpcap_alloc(&raw, fp) == 0) {
 		/* libpcap has read up to the first interface; we read the
 		 * blocks again from the section header on.  (A failed seek
 		 * has not moved the stream: then libpcap reads on.) */
