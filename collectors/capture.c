@@ -18,12 +18,36 @@
  * sf-pcap.c:pcap_next_packet() exactly: the same checks in the same order,
  * the same error texts, timestamps as signed 32-bit fields scaled to
  * nanoseconds, a record longer than the file's snapshot length cut to it.
- * pcapng, older pcap versions, the modified (Kuznetzov) format and link types
+ * Older pcap versions, the modified (Kuznetzov) format and link types
  * libpcap post-processes (USB, NFLOG) stay with libpcap.
  *
  *   file:   [24-byte header][16-byte record header][caplen bytes][16]...
  *   record: ts_sec u32 | ts_frac u32 (us or ns) | caplen u32 | len u32
  *           in the byte order of the magic (d4 c3 b2 a1 = little endian)
+ *
+ * pcapng files are opened and validated by libpcap too (up to the first
+ * interface), then read here from the start, block by block (ng_next), with
+ * the same 1 MiB reads: libpcap gives up at the first interface whose link
+ * type differs from the first one's ("an interface has a type ..."), which is
+ * what Wireshark writes when it captures on several interfaces.  Each packet
+ * is decoded with its own interface's link type; an interface with a link
+ * type other than the file's first is announced (capture.interface).  Error
+ * texts are libpcap 1.10's where it has one.
+ *
+ *   block: type u32 | total length u32 | body | total length u32 (again)
+ *          in the section's byte order (its SHB's byte-order magic)
+ *   SHB 0x0a0d0d0a: 1a2b3c4d | major u16 | minor u16 | section length u64 |
+ *          options; starts a section: interface numbers start again at 0
+ *   IDB 1: link type u16 | reserved u16 | snaplen u32 | options
+ *          (9 if_tsresol: 10^-n, or 2^-n with the top bit; 14 if_tsoffset:
+ *          seconds added to every timestamp)
+ *   EPB 6: interface u32 | ts high u32 | ts low u32 | caplen u32 | len u32 |
+ *          data, padded to 4 | options
+ *   SPB 3: len u32 | data (interface 0, no timestamp, caplen = min(len, snaplen))
+ *   PB  2: interface u16 | drops u16 | ts high | ts low | caplen | len | data
+ *   anything else (NRB, ISB, DSB, custom...) is skipped by its length;
+ *   custom blocks (0xbad, 0x40000bad) and systemd journal exports (9) still
+ *   take a frame number, as Wireshark shows them as records.
  */
 #define _GNU_SOURCE 1   /* setresuid, setresgid */
 #include "capture.h"
@@ -34,6 +58,7 @@
 #include <limits.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -144,19 +169,54 @@ static const char *magic_name(const uint8_t m[4])
 /* ---------------------------------------------- classic pcap records -- */
 
 #define PG_CAP_READBUF  (1u << 20)  /* bytes per fread(); > the largest record */
+#define PG_CAP_MINBUF   4096u       /* the buffer of a small file */
 #define PG_CAP_MAXSNAP  262144u     /* libpcap's MAXIMUM_SNAPLEN */
+
+#define PG_NG_MAXBLOCK  (16u << 20) /* libpcap's largest pcapng block */
+#define PG_NG_MAXIF     4096u       /* interfaces in one pcapng section */
+#define PG_NG_NOTES     16          /* link types announced per file */
+
+/* One pcapng interface (IDB). */
+struct ngif {
+	int dlt;               /* what netdecode is given */
+	uint32_t snap;         /* snapshot length, adjusted as libpcap does */
+	int bin;               /* the resolution is 2^-shift, else 10^-n */
+	unsigned shift;
+	uint64_t res;          /* timestamp units per second */
+	int64_t tsoff;         /* if_tsoffset: seconds */
+};
+
+/* An interface whose link type is not the file's first one's. */
+struct ngnote {
+	uint32_t ifid, section;
+	int dlt;
+};
 
 struct rawpcap {
 	FILE *fp;
-	int be;                /* the file is big endian */
+	int be;                /* the file (pcapng: the section) is big endian */
 	int nsec;              /* its timestamps are nanoseconds */
 	uint32_t snapshot;     /* pcap_snapshot(): the file's, as libpcap adjusted it */
 	uint8_t *buf;
+	size_t bufsize;        /* PG_CAP_READBUF, or less for a small file */
 	size_t pos, have;      /* unread bytes: buf[pos, have) */
 	int eof, ioerr;
 	long off;              /* file offset of buf[pos] */
+	long err_off;          /* offset of the record or block that failed */
 	struct pcap_pkthdr hdr;
 	char err[PCAP_ERRBUF_SIZE];
+	/* pcapng */
+	int ng;
+	int dlt;               /* link type of the packet just returned */
+	struct ngif *ifs;
+	uint32_t nif, ifcap;   /* interfaces of the current section */
+	uint32_t section;      /* sections seen (1 = the first) */
+	int dlt0, have_dlt0;   /* the first interface's link type */
+	int noted[PG_NG_NOTES];
+	int nnoted;            /* distinct other link types seen */
+	struct ngnote note[PG_NG_NOTES];
+	int nnote;             /* not announced yet */
+	uint64_t records;      /* non-packet records tshark numbers as frames */
 };
 
 /* Link types whose records libpcap hands over unchanged (no pseudo-header
@@ -172,6 +232,25 @@ static int rawpcap_dlt_ok(int dlt)
 	return 0;
 }
 
+/* The read buffer: 1 MiB, or the rest of the stream when that is known and
+ * smaller (a 1 MiB allocation per small file was most of the time of the
+ * fuzz target, and of many small files); rawpcap_fill grows it on demand. */
+static int rawpcap_alloc(struct rawpcap *r, FILE *fp)
+{
+	size_t n = PG_CAP_READBUF;
+	long here = ftell(fp);
+	if (here >= 0 && fseek(fp, 0, SEEK_END) == 0) {
+		long end = ftell(fp);
+		if (fseek(fp, here, SEEK_SET) != 0)
+			return -1;   /* cannot happen: here came from ftell */
+		if (end >= here && (unsigned long)(end - here) < n)
+			n = (size_t)(end - here) < PG_CAP_MINBUF ? PG_CAP_MINBUF : (size_t)(end - here);
+	}
+	r->buf = malloc(n);
+	r->bufsize = r->buf ? n : 0;
+	return r->buf ? 0 : -1;
+}
+
 /* Make at least `need` unread bytes contiguous at buf + pos; 0 at EOF first. */
 static int rawpcap_fill(struct rawpcap *r, size_t need)
 {
@@ -182,8 +261,21 @@ static int rawpcap_fill(struct rawpcap *r, size_t need)
 		r->have -= r->pos;
 		r->pos = 0;
 	}
+	if (need > r->bufsize) {   /* a small file that grew, or lied */
+		size_t n = r->bufsize * 2 < need ? need : r->bufsize * 2;
+		if (n > PG_CAP_READBUF)
+			n = PG_CAP_READBUF;
+		uint8_t *b = n >= need ? realloc(r->buf, n) : NULL;
+		if (!b) {
+			r->eof = 1;
+			r->ioerr = ENOMEM;
+			return 0;
+		}
+		r->buf = b;
+		r->bufsize = n;
+	}
 	while (r->have < need && !r->eof) {
-		size_t got = fread(r->buf + r->have, 1, PG_CAP_READBUF - r->have, r->fp);
+		size_t got = fread(r->buf + r->have, 1, r->bufsize - r->have, r->fp);
 		r->have += got;
 		if (got == 0) {
 			r->eof = 1;
@@ -209,6 +301,7 @@ static void rawpcap_short(struct rawpcap *r, const char *what, unsigned long wan
  * pcap_next_packet() with nanosecond precision requested. */
 static int rawpcap_next(struct rawpcap *r, const uint8_t **data)
 {
+	r->err_off = r->off;
 	if (!rawpcap_fill(r, 16)) {
 		size_t got = r->have - r->pos;
 		if (!got && !r->ioerr)
@@ -263,15 +356,365 @@ static int rawpcap_next(struct rawpcap *r, const uint8_t **data)
 	return 1;
 }
 
-/* Records come from libpcap (raw == NULL) or from rawpcap_next. */
+/* ----------------------------------------------------- pcapng blocks -- */
+
+#define NG_SHB  0x0a0d0d0au
+#define NG_IDB  1u
+#define NG_PB   2u
+#define NG_SPB  3u
+#define NG_EPB  6u
+#define NG_JOURNAL    9u            /* systemd journal export */
+#define NG_CUSTOM     0x00000badu   /* custom block, may be copied */
+#define NG_CUSTOM_NC  0x40000badu   /* custom block, not to be copied */
+
+static uint16_t ng16(const struct rawpcap *r, struct cur *c)
+{
+	return r->be ? cur_u16be(c) : cur_u16le(c);
+}
+
+static uint32_t ng32(const struct rawpcap *r, struct cur *c)
+{
+	return r->be ? cur_u32be(c) : cur_u32le(c);
+}
+
+static int ng_fail(struct rawpcap *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int ng_fail(struct rawpcap *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof r->err, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int ng_short(struct rawpcap *r, unsigned long want, size_t got)
+{
+	if (r->ioerr)
+		return ng_fail(r, "error reading dump file: %s", strerror(r->ioerr));
+	return ng_fail(r, "truncated pcapng dump file; tried to read %lu bytes, only got %zu",
+		       want, got);
+}
+
+static int ng_too_short(struct rawpcap *r, uint32_t type)
+{
+	return ng_fail(r, "block of type %u in pcapng dump file is too short", type);
+}
+
+/* The link type of an IDB as libpcap's DLT_ value (LINKTYPE_RAW is DLT_RAW;
+ * the others netdecode reads have the same number in both). */
+static int ng_dlt(uint16_t lt)
+{
+	return lt == 101 ? DLT_RAW : (int)lt;
+}
+
+/* Remember an interface whose link type the file announcement did not name. */
+static void ng_note(struct rawpcap *r, uint32_t ifid, int dlt)
+{
+	if (!r->have_dlt0) {
+		r->dlt0 = dlt;
+		r->have_dlt0 = 1;
+		return;
+	}
+	if (dlt == r->dlt0)
+		return;
+	for (int i = 0; i < r->nnoted; i++)
+		if (r->noted[i] == dlt)
+			return;
+	if (r->nnoted >= PG_NG_NOTES)
+		return;   /* a file with that many link types: enough said */
+	r->noted[r->nnoted++] = dlt;
+	r->note[r->nnote++] = (struct ngnote){ ifid, r->section, dlt };
+}
+
+static int ng_idb(struct rawpcap *r, struct cur *b)
+{
+	uint16_t lt = ng16(r, b);
+	(void)ng16(r, b);   /* reserved */
+	uint32_t snaplen = ng32(r, b);
+	if (b->err)
+		return ng_too_short(r, NG_IDB);
+	if (r->nif >= PG_NG_MAXIF)
+		return ng_fail(r, "more than %u interfaces in one section", PG_NG_MAXIF);
+	struct ngif f = { .dlt = ng_dlt(lt), .res = 1000000 };
+	/* libpcap's snapshot adjustment; no limit for link types we do not
+	 * decode (their maximum differs, and we only count their packets). */
+	if (rawpcap_dlt_ok(f.dlt))
+		f.snap = snaplen == 0 || snaplen > PG_CAP_MAXSNAP ? PG_CAP_MAXSNAP : snaplen;
+	else
+		f.snap = UINT32_MAX;
+	int saw_res = 0, saw_off = 0;
+	while (cur_left(b)) {
+		uint16_t code = ng16(r, b), olen = ng16(r, b);
+		struct cur v = cur_sub(b, olen);
+		cur_skip(b, (size_t)(-(unsigned)olen & 3u));
+		if (b->err)
+			return ng_too_short(r, NG_IDB);
+		if (code == 0) {
+			if (olen != 0)
+				return ng_fail(r, "Interface Description Block has opt_endofopt option with length %u != 0", olen);
+			break;
+		}
+		if (code == 9) {
+			if (olen != 1)
+				return ng_fail(r, "Interface Description Block has if_tsresol option with length %u != 1", olen);
+			if (saw_res++)
+				return ng_fail(r, "Interface Description Block has more than one if_tsresol option");
+			uint8_t t = cur_u8(&v);
+			if (t & 0x80) {
+				f.shift = t & 0x7fu;
+				if (f.shift > 63)
+					return ng_fail(r, "Interface Description Block if_tsresol option resolution 2^-%u is too high", f.shift);
+				f.bin = 1;
+				f.res = (uint64_t)1 << f.shift;
+			} else {
+				if (t > 19)
+					return ng_fail(r, "Interface Description Block if_tsresol option resolution 10^-%u is too high", t);
+				f.res = 1;
+				for (unsigned i = 0; i < t; i++)
+					f.res *= 10;
+			}
+		} else if (code == 14) {
+			if (olen != 8)
+				return ng_fail(r, "Interface Description Block has if_tsoffset option with length %u != 8", olen);
+			if (saw_off++)
+				return ng_fail(r, "Interface Description Block has more than one if_tsoffset option");
+			f.tsoff = (int64_t)(r->be ? cur_u64be(&v) : cur_u64le(&v));
+		}
+	}
+	if (r->nif == r->ifcap) {
+		uint32_t n = r->ifcap ? r->ifcap * 2 : 4;
+		struct ngif *g = realloc(r->ifs, n * sizeof *g);
+		if (!g)
+			return ng_fail(r, "out of memory for %u interfaces", n);
+		r->ifs = g;
+		r->ifcap = n;
+	}
+	r->ifs[r->nif] = f;
+	ng_note(r, r->nif, f.dlt);
+	r->nif++;
+	return 0;
+}
+
+/* Timestamp t (units of the interface's resolution since its offset) as
+ * seconds and nanoseconds, as libpcap gives them with nanosecond precision
+ * requested (the seconds wrap as its unsigned sum does). */
+static void ng_ts(const struct ngif *f, uint64_t t, struct pcap_pkthdr *h)
+{
+	uint64_t sec = t / f->res + (uint64_t)f->tsoff;
+	uint64_t frac = t % f->res, ns;
+	if (f->bin)
+		ns = (uint64_t)(((unsigned __int128)frac * 1000000000u) >> f->shift);
+	else if (f->res <= 1000000000u)
+		ns = frac * (1000000000u / f->res);
+	else
+		ns = frac / (f->res / 1000000000u);
+	h->ts.tv_sec = (time_t)sec;
+	h->ts.tv_usec = (suseconds_t)ns;
+}
+
+/* A packet of interface ifid: checks as libpcap's, then its data from b. */
+static int ng_packet(struct rawpcap *r, uint32_t type, uint32_t ifid, uint64_t t,
+		     uint32_t caplen, uint32_t len, struct cur *b, const uint8_t **data)
+{
+	if (ifid >= r->nif)
+		return ng_fail(r, "a packet arrived on interface %u, but there's no Interface Description Block for that interface", ifid);
+	const struct ngif *f = &r->ifs[ifid];
+	if (type == NG_SPB && caplen > f->snap)
+		caplen = f->snap;
+	if (caplen > f->snap)
+		return ng_fail(r, "invalid packet capture length %u, bigger than snaplen of %u",
+			       caplen, f->snap);
+	*data = cur_bytes(b, caplen);
+	if (!*data)
+		return ng_too_short(r, type);
+	r->hdr.caplen = caplen;
+	r->hdr.len = len;
+	ng_ts(f, t, &r->hdr);
+	r->dlt = f->dlt;
+	return 1;
+}
+
+/* Step over the rest of a block larger than the buffer (its 8-byte header
+ * is consumed) without holding it: its body, then its trailing length. */
+static int ng_skip(struct rawpcap *r, uint32_t len)
+{
+	size_t n = (size_t)len - 12, done = 0;
+	while (done < n) {
+		if (r->pos == r->have && !rawpcap_fill(r, 1))
+			return ng_short(r, (unsigned long)len - 8, done);
+		size_t k = r->have - r->pos;
+		if (k > n - done)
+			k = n - done;
+		r->pos += k;
+		r->off += (long)k;
+		done += k;
+	}
+	if (!rawpcap_fill(r, 4))
+		return ng_short(r, (unsigned long)len - 8, done + (r->have - r->pos));
+	struct cur c = cur_init_at(r->buf + r->pos, 4, (size_t)r->off);
+	uint32_t trail = ng32(r, &c);
+	r->pos += 4;
+	r->off += 4;
+	if (trail != len)
+		return ng_fail(r, "block total length in header %u and trailer %u don't match",
+			       len, trail);
+	return 0;
+}
+
+/* 1 a packet (hdr, *data, dlt), 0 end of file, -1 damaged (err, err_off). */
+static int ng_next(struct rawpcap *r, const uint8_t **data)
+{
+	static const uint8_t shb[4] = { 0x0a, 0x0d, 0x0d, 0x0a };
+	for (;;) {
+		r->err_off = r->off;
+		if (!rawpcap_fill(r, 8)) {
+			size_t got = r->have - r->pos;
+			if (!got && !r->ioerr)
+				return 0;
+			return ng_short(r, 8, got);
+		}
+		struct cur h = cur_init_at(r->buf + r->pos, r->have - r->pos, (size_t)r->off);
+		if (cur_peek_eq(&h, shb, 4)) {
+			/* The section's byte order is that of its magic. */
+			if (!rawpcap_fill(r, 12))
+				return ng_short(r, 12, r->have - r->pos);
+			h = cur_init_at(r->buf + r->pos, r->have - r->pos, (size_t)r->off);
+			cur_skip(&h, 8);
+			uint32_t bom = cur_u32le(&h);
+			if (bom == 0x1a2b3c4du)
+				r->be = 0;
+			else if (bom == 0x4d3c2b1au)
+				r->be = 1;
+			else
+				return ng_fail(r, "the file has a section with a bad byte order magic field");
+			h = cur_init_at(r->buf + r->pos, r->have - r->pos, (size_t)r->off);
+		}
+		uint32_t type = ng32(r, &h), len = ng32(r, &h);
+		if (len < 12)
+			return ng_fail(r, "block in pcapng dump file has a length of %u < 12", len);
+		if (len % 4)
+			return ng_fail(r, "block in pcapng dump file has a length of %u that is not a multiple of 4", len);
+		if (len > PG_NG_MAXBLOCK)
+			return ng_fail(r, "pcapng block size %u > maximum %u", len, PG_NG_MAXBLOCK);
+		int parsed = type == NG_SHB || type == NG_IDB || type == NG_EPB ||
+			     type == NG_SPB || type == NG_PB;
+		if (len > PG_CAP_READBUF) {
+			if (parsed)
+				return ng_fail(r, "block of type %u in pcapng dump file has a length of %u, more than the %u read at once",
+					       type, len, PG_CAP_READBUF);
+			r->pos += 8;
+			r->off += 8;
+			if (ng_skip(r, len) < 0)
+				return -1;
+			continue;
+		}
+		if (!rawpcap_fill(r, len)) {
+			size_t got = r->have - r->pos;
+			return ng_short(r, (unsigned long)len - 8, got - 8);
+		}
+		struct cur blk = cur_init_at(r->buf + r->pos, len, (size_t)r->off);
+		cur_skip(&blk, 8);
+		struct cur b = cur_sub(&blk, len - 12);
+		uint32_t trail = ng32(r, &blk);
+		if (trail != len)
+			return ng_fail(r, "block total length in header %u and trailer %u don't match",
+				       len, trail);
+		/* Consumed now; b and the packet stay valid until the next fill. */
+		r->pos += len;
+		r->off += (long)len;
+		switch (type) {
+		case NG_SHB: {
+			(void)ng32(r, &b);   /* byte-order magic, read above */
+			uint16_t major = ng16(r, &b);
+			(void)ng16(r, &b);   /* minor */
+			(void)ng32(r, &b);   /* section length (u64) */
+			(void)ng32(r, &b);
+			if (b.err)
+				return ng_too_short(r, type);
+			if (major != 1)
+				return ng_fail(r, "unknown pcapng savefile major version number %u", major);
+			r->nif = 0;
+			r->section++;
+			break;
+		}
+		case NG_IDB:
+			if (ng_idb(r, &b) < 0)
+				return -1;
+			break;
+		case NG_EPB: {
+			uint32_t ifid = ng32(r, &b);
+			uint64_t hi = ng32(r, &b), lo = ng32(r, &b);
+			uint32_t caplen = ng32(r, &b), plen = ng32(r, &b);
+			if (b.err)
+				return ng_too_short(r, type);
+			return ng_packet(r, type, ifid, hi << 32 | lo, caplen, plen, &b, data);
+		}
+		case NG_PB: {
+			uint32_t ifid = ng16(r, &b);
+			(void)ng16(r, &b);   /* drops */
+			uint64_t hi = ng32(r, &b), lo = ng32(r, &b);
+			uint32_t caplen = ng32(r, &b), plen = ng32(r, &b);
+			if (b.err)
+				return ng_too_short(r, type);
+			return ng_packet(r, type, ifid, hi << 32 | lo, caplen, plen, &b, data);
+		}
+		case NG_SPB: {
+			uint32_t plen = ng32(r, &b);
+			if (b.err)
+				return ng_too_short(r, type);
+			return ng_packet(r, type, 0, 0, plen, plen, &b, data);
+		}
+		case NG_JOURNAL:
+		case NG_CUSTOM:
+		case NG_CUSTOM_NC:
+			/* Wireshark shows these as records with a frame number
+			 * of their own: count them, so that our frame numbers
+			 * stay tshark's. */
+			r->records++;
+			break;
+		default:
+			break;   /* NRB, ISB, DSB, unknown: not ours */
+		}
+	}
+}
+
+/* Records come from libpcap (raw == NULL), rawpcap_next or ng_next. */
 static int cap_next(pcap_t *p, struct rawpcap *raw, struct pcap_pkthdr **h,
 		    const u_char **data)
 {
 	if (!raw)
 		return pcap_next_ex(p, h, data);
-	int rc = rawpcap_next(raw, data);
+	int rc = raw->ng ? ng_next(raw, data) : rawpcap_next(raw, data);
 	*h = &raw->hdr;
 	return rc == 0 ? PCAP_ERROR_BREAK : rc;
+}
+
+/* Announce the interfaces ng_next found with a link type other than the
+ * file's first (after capture.file, in file order). */
+static void ng_announce(struct pg_capture *c, struct rawpcap *raw, const char *name)
+{
+	for (int i = 0; i < raw->nnote; i++) {
+		const struct ngnote *n = &raw->note[i];
+		int ok = rawpcap_dlt_ok(n->dlt);
+		const char *dn = pcap_datalink_val_to_name(n->dlt);
+		struct pg_event ev;
+		pg_event_self(&ev, &c->last, "capture.interface", ok ? PG_SEV_INFO : PG_SEV_WARNING);
+		ev.frame = 0;
+		ev.proto = "capture";
+		pg_event_set_str(&ev, "file", name);
+		pg_event_set_int(&ev, "interface", n->ifid);
+		pg_event_set_int(&ev, "section", n->section);
+		pg_event_set_str(&ev, "linktype", dn ? dn : "unknown");
+		pg_event_set_int(&ev, "dlt", n->dlt);
+		pg_event_text(&ev, "%s: interface %u of section %u has link type %s (%d)%s", name,
+			      n->ifid, n->section, dn ? dn : "unknown", n->dlt,
+			      ok ? ": its packets are decoded with it"
+				 : ", which is not decoded: its packets are counted as decode errors");
+		pg_sniff_emit(c->s, &ev);
+	}
+	raw->nnote = 0;
 }
 
 static int cap_run(struct pg_capture *c, pcap_t *p, struct rawpcap *raw,
@@ -282,7 +725,7 @@ static int cap_run(struct pg_capture *c, pcap_t *p, struct rawpcap *raw,
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	FILE *fp = raw ? NULL : pcap_file(p);
-	long off = raw ? raw->off : fp ? ftell(fp) : -1;
+	long off = fp ? ftell(fp) : -1;
 	/* Read the first record before announcing the file, so that the
 	 * announcement carries packet time (the first packet's), not "now". */
 	int rc = cap_next(p, raw, &h, &data);
@@ -302,18 +745,25 @@ static int cap_run(struct pg_capture *c, pcap_t *p, struct rawpcap *raw,
 		pg_sniff_emit(c->s, &ev);
 	}
 	while (!c->stop && rc == 1) {
-		cap_frame(c, dlt, h, data, nano);
-		if (raw)
-			off = raw->off;
-		else if (fp)
+		if (raw && raw->nnote)
+			ng_announce(c, raw, name);
+		if (raw && raw->records) {
+			c->frame += raw->records;
+			raw->records = 0;
+		}
+		cap_frame(c, raw && raw->ng ? raw->dlt : dlt, h, data, nano);
+		if (fp)
 			off = ftell(fp);
 		rc = cap_next(p, raw, &h, &data);
 	}
+	if (raw && raw->nnote)
+		ng_announce(c, raw, name);
 	if (c->stop || rc == PCAP_ERROR_BREAK)
 		return 0;
 	char why[PCAP_ERRBUF_SIZE + 128];
 	snprintf(why, sizeof why, "damaged at byte offset %ld, after frame %llu: %s",
-		 off, (unsigned long long)c->frame, raw ? raw->err : pcap_geterr(p));
+		 raw ? raw->err_off : off, (unsigned long long)c->frame,
+		 raw ? raw->err : pcap_geterr(p));
 	cap_event(c, "capture.error", PG_SEV_WARNING, name, why);
 	return -1;
 }
@@ -369,17 +819,33 @@ int pg_capture_stream(struct pg_capture *c, void *fpv, const char *name)
 	if (start >= 0 && (strcmp(format, "pcap") == 0 || strcmp(format, "pcap-ns") == 0) &&
 	    pcap_major_version(p) == 2 && pcap_minor_version(p) == 4 &&
 	    rawpcap_dlt_ok(pcap_datalink(p)) && pcap_snapshot(p) > 0 &&
-	    (raw.buf = malloc(PG_CAP_READBUF)) != NULL) {
+	    rawpcap_alloc(&raw, fp) == 0) {
 		rp = &raw;   /* else (no buffer) libpcap reads */
 		raw.fp = fp;
 		raw.be = m[0] == 0xa1;
 		raw.nsec = strcmp(format, "pcap-ns") == 0;
 		raw.snapshot = (uint32_t)pcap_snapshot(p);
 		raw.off = start + 24;   /* libpcap has read the file header */
+	} else if (start >= 0 && strcmp(format, "pcapng") == 0 &&
+		   rawpcap_alloc(&raw, fp) == 0) {
+		/* libpcap has read up to the first interface; we read the
+		 * blocks again from the section header on.  (A failed seek
+		 * has not moved the stream: then libpcap reads on.) */
+		if (fseek(fp, start, SEEK_SET) != 0) {
+			free(raw.buf);
+			raw.buf = NULL;
+		} else {
+			rp = &raw;
+		}
+		raw.fp = fp;
+		raw.ng = 1;
+		raw.off = start;
 	}
 	int rc = cap_run(c, p, rp, name, format);
-	if (rp)
+	if (rp) {
 		free(rp->buf);
+		free(rp->ifs);
+	}
 	pcap_close(p);   /* closes fp */
 	if (rc == 0)
 		c->files_ok++;

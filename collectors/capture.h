@@ -4,9 +4,10 @@
  * live interfaces (libpcap, BPF filter on the configured ports, privileges
  * dropped after the device is open and before the first packet is parsed).
  *
- * Each frame goes through parsers/netdecode.c and into the flow table.  Frame
- * numbers count from 1 across all files of one run, the way tshark counts
- * within one file.  Problems are events (source "self"): a file that is not
+ * Each frame goes through parsers/netdecode.c (with its own interface's link
+ * type: a pcapng file may have interfaces of several) and into the flow
+ * table.  Frame numbers count from 1 across all files of one run, the way
+ * tshark counts within one file (pcapng custom blocks included).  Problems are events (source "self"): a file that is not
  * a capture, a truncated record (with its byte offset), kernel drop counters.
  */
 #ifndef PG_CAPTURE_H

@@ -395,6 +395,84 @@ static void test_capture_fraction_out_of_range(void **state)
 	assert_int_equal(s.mem_used, 0);
 }
 
+/* ---- pcapng at the limits ---- */
+
+/* A pcapng block: type, length, body (a multiple of 4), length. */
+static uint8_t *ng_block(uint8_t *w, uint32_t type, const uint8_t *body, uint32_t n)
+{
+	put_le32(w, type);
+	put_le32(w + 4, 12 + n);
+	if (n)
+		memcpy(w + 8, body, n);
+	put_le32(w + 8 + n, 12 + n);
+	return w + 12 + n;
+}
+
+/*
+ * Timestamp resolutions at their extremes (2^-63 and 10^-19) with the
+ * largest timestamp field and a negative if_tsoffset: no overflow, valid
+ * times; then a section with more interfaces than we keep (4096): a clean
+ * capture.error, no unbounded table.
+ */
+static void test_pcapng_extremes(void **state)
+{
+	(void)state;
+	uint8_t *file = calloc(1, 200 + 4200 * 20), *w = file;
+	assert_non_null(file);
+	uint8_t b[64];
+	memset(b, 0, sizeof b);
+	put_le32(b, 0x1a2b3c4d);
+	b[4] = 1;                                   /* version 1.0 */
+	memset(b + 8, 0xff, 8);                     /* section length unknown */
+	w = ng_block(w, 0x0a0d0d0a, b, 16);
+	/* interface 0: Ethernet, 2^-63 s, offset -1000000 s */
+	memset(b, 0, sizeof b);
+	b[0] = 1;
+	put_le32(b + 4, 0);
+	b[8] = 9; b[10] = 1; b[12] = 0x80 | 63;
+	b[16] = 14; b[18] = 8;
+	int64_t off = -1000000;
+	for (int i = 0; i < 8; i++)
+		b[20 + i] = (uint8_t)((uint64_t)off >> (8 * i));
+	w = ng_block(w, 1, b, 28);
+	/* interface 1: raw IP, 10^-19 s */
+	memset(b, 0, sizeof b);
+	b[0] = 101;
+	b[8] = 9; b[10] = 1; b[12] = 19;
+	w = ng_block(w, 1, b, 16);
+	/* one empty packet on each, timestamp field all ones */
+	for (uint32_t ifid = 0; ifid < 2; ifid++) {
+		memset(b, 0, sizeof b);
+		put_le32(b, ifid);
+		memset(b + 4, 0xff, 8);
+		w = ng_block(w, 6, b, 20);
+	}
+	/* 4200 interfaces in one section */
+	memset(b, 0, sizeof b);
+	b[0] = 1;
+	for (int i = 0; i < 4200; i++)
+		w = ng_block(w, 1, b, 8);
+	FILE *fp = fmemopen(file, (size_t)(w - file), "rb");
+	assert_non_null(fp);
+	struct pg_sniff s;
+	ctx_init(&s);
+	struct flowtab *ft = flowtab_new(&s, &pg_s7_app, &pg_modbus_app);
+	struct pg_capture cap;
+	pg_capture_init(&cap, &s, ft);
+	assert_int_equal(pg_capture_stream(&cap, fp, "extremes.pcapng"), -1);
+	assert_int_equal(s.st.packets, 2);
+	assert_int_equal(rec_count("capture.file"), 1);
+	assert_int_equal(rec_count("capture.interface"), 1);   /* RAW */
+	assert_int_equal(rec_count("capture.error"), 1);
+	/* interface 1: 2^64-1 units of 10^-19 s is 1.8446744073709551615 s */
+	assert_int_equal(cap.last.ts.tv_sec, 1);
+	assert_int_equal(cap.last.ts.tv_nsec, 844674407);
+	flowtab_close_all(ft, &cap.last);
+	flowtab_free(ft);
+	assert_int_equal(s.mem_used, 0);
+	free(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_modbus_txn_table_grows_and_stops),
 		cmocka_unit_test(test_gap_events_bounded),
 		cmocka_unit_test(test_capture_fraction_out_of_range),
+		cmocka_unit_test(test_pcapng_extremes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
