@@ -61,15 +61,31 @@ say "On the wire: a Modicon application download over UMAS, as JSON lines for th
 run "$PLCGUARD" sniff --json --no-summary --trust "$pki/trust" --crl "$pki/crl" --store "$store" \
 	--extract "$work/extracted" -r "$here/captures/umas_download.pcap"
 rc6=$?
+say "The approved download as an analyst exports it (tshark -Y s7comm: no empty COTP DTs, no ACKs)"
+rc7=0
+if command -v tshark >/dev/null; then
+	tshark -r "$here/captures/s7_download.pcap" -Y s7comm -w "$work/s7_download.filtered.pcap" 2>/dev/null
+	run "$PLCGUARD" sniff --trust "$pki/trust" --crl "$pki/crl" --store "$store" \
+		-r "$work/s7_download.filtered.pcap"
+	rc7=$?
+else
+	echo "(tshark not installed: step skipped)"
+fi
+say "What reached the PLC: OB1 activated, FC10 never activated, FB20 refused by the PLC (0xD280)"
+run "$PLCGUARD" sniff --trust "$pki/trust" --crl "$pki/crl" --store "$store" \
+	-r "$here/captures/s7_refused.pcap"
+rc8=$?
 set -e
 
 say "Result"
-if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ] && [ $rc5 -eq 1 ] && [ $rc6 -eq 0 ]; then
+if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ] && [ $rc5 -eq 1 ] && [ $rc6 -eq 0 ] &&
+   [ $rc7 -eq 0 ] && [ $rc8 -eq 0 ]; then
 	echo "tamper caught: pump_station and s7_blocks differ (exit 1), line3.zap16 still verified (exit 0)"
 	echo "wire: the approved downloads match their baselines (exit 0); the tampered session"
-	echo "      differs (exit 1): OB1 DIFFERS, FB99 UNKNOWN, PLC stop reported"
+	echo "      differs (exit 1): OB1 DIFFERS, FB99 UNKNOWN, PLC stop reported;"
+	echo "      the filtered export still matches block for block; the refused FB20 is told apart"
 	rm -rf "$work"
 	exit 0
 fi
-echo "UNEXPECTED: exits $rc1 $rc2 $rc3 $rc4 $rc5 $rc6 (wanted 1 1 0 0 1 0); files kept in $work" >&2
+echo "UNEXPECTED: exits $rc1 $rc2 $rc3 $rc4 $rc5 $rc6 $rc7 $rc8 (wanted 1 1 0 0 1 0 0 0); files kept in $work" >&2
 exit 1
