@@ -29,8 +29,10 @@
  * for forensics.  A download is reported when the PLC ends it (Job 1C): a
  * non-zero error code there means the PLC refused the block, which was
  * transferred but never accepted.  Blocks are followed from download to
- * activation (_INSE) or deletion (_DELE); close() reports each block's fate.  Everything we hold for the traffic is charged to
- * the context (pg_mem_charge) and to the flow's own budget.
+ * activation (_INSE) or deletion (_DELE) in s7life.c; close() reports each
+ * block's fate.  The transfer itself (slices, accounting, image, hash,
+ * verdict) is the transaction of xfer.c.  Everything we hold for the traffic
+ * is charged to the context and to the flow's own budget (pg_budget).
  *
  * Rejected alternatives: parsing TPKTs straight from the caller's buffer
  * (saves a copy, but doubles the code paths for a TPKT across calls);
@@ -38,6 +40,7 @@
  * (interleaved transfers on one connection would mix).
  */
 #include "sniff.h"
+#include "s7life.h"
 #include "xfer.h"
 
 #include <stdio.h>
@@ -108,27 +111,6 @@ struct s7_xfer {
 	struct pg_xfer t;                /* slices, accounting, image, verdict */
 };
 
-/* What became of a block this session downloaded or named in a PI service. */
-enum s7_fate { FATE_DOWNLOADED = 1, FATE_INCOMPLETE, FATE_REFUSED, FATE_ACTIVATED,
-	       FATE_DELETED };
-#define PG_S7_MAX_FATES 256u             /* blocks followed per flow */
-
-struct s7_fate_ent {
-	uint8_t type;
-	uint16_t number;
-	uint8_t fate;                    /* enum s7_fate */
-	uint8_t downloaded;              /* a download was seen this session */
-	uint8_t has_sha;
-	uint8_t sha256[32];
-	uint16_t err;                    /* refusal error code */
-	uint8_t pi_pending;              /* _INSE/_DELE asked, answer not yet seen */
-	uint8_t pi_kind;                 /* FATE_ACTIVATED or FATE_DELETED */
-	uint8_t pi_confirmed;            /* the PLC answered the PI service OK */
-	uint16_t pi_ref;                 /* its PDU reference */
-	uint16_t pi_err;                 /* the PI service's error, if refused */
-	uint64_t frame;                  /* frame of the last change */
-};
-
 struct s7_app {
 	struct pg_sniff *s;
 	struct pg_flowinfo fi;
@@ -149,8 +131,7 @@ struct s7_app {
 	unsigned limits_hit;             /* enum s7_limit_bit */
 	unsigned malformed;
 	uint64_t gaps_seen;              /* capture gaps on this flow */
-	struct s7_fate_ent *fates;       /* block lifecycle, in order of first sight */
-	size_t nfates, fates_cap;
+	struct s7_life life;             /* blocks from download to activation */
 	/* S7comm-plus */
 	uint64_t s7p_ver[5];             /* 01 02 03 FE FF */
 	int s7p_seen, s7p_tls, s7p_initssl, s7p_prog, s7p_done;
@@ -254,50 +235,17 @@ static void s7_set_block(struct s7_app *a, struct pg_event *ev, int has_block,
 	}
 }
 
-/* ---- block lifecycle (download -> activation / deletion) ---- */
+/* ---- block lifecycle (collectors/s7life.c) ---- */
 
-static const char *fate_name(int f)
-{
-	switch (f) {
-	case FATE_DOWNLOADED: return "downloaded";
-	case FATE_INCOMPLETE: return "incomplete";
-	case FATE_REFUSED: return "refused";
-	case FATE_ACTIVATED: return "activated";
-	case FATE_DELETED: return "deleted";
-	default: return "unknown";
-	}
-}
-
-static struct s7_fate_ent *s7_fate_get(struct s7_app *a, const struct pg_pktinfo *pi,
+static struct s7_life_ent *s7_fate_get(struct s7_app *a, const struct pg_pktinfo *pi,
 				       uint8_t type, uint16_t number)
 {
-	for (size_t i = 0; i < a->nfates; i++)
-		if (a->fates[i].type == type && a->fates[i].number == number)
-			return &a->fates[i];
-	if (a->nfates >= PG_S7_MAX_FATES) {
-		s7_limit(a, pi, LIM_FATES, "blocks followed from download to activation");
-		return NULL;
-	}
-	if (a->nfates == a->fates_cap) {
-		size_t nc = a->fates_cap ? a->fates_cap * 2 : 8;
-		if (nc > PG_S7_MAX_FATES)
-			nc = PG_S7_MAX_FATES;
-		if (pg_budget_charge(&a->bud, (nc - a->fates_cap) * sizeof *a->fates) < 0) {
-			s7_limit(a, pi, LIM_MEM, "memory for S7 session state");
-			return NULL;
-		}
-		struct s7_fate_ent *nf = realloc(a->fates, nc * sizeof *nf);
-		if (!nf) {
-			pg_budget_release(&a->bud, (nc - a->fates_cap) * sizeof *a->fates);
-			return NULL;
-		}
-		a->fates = nf;
-		a->fates_cap = nc;
-	}
-	struct s7_fate_ent *f = &a->fates[a->nfates++];
-	memset(f, 0, sizeof *f);
-	f->type = type;
-	f->number = number;
+	int full;
+	struct s7_life_ent *f = s7_life_get(&a->life, &a->bud, type, number, &full);
+	if (!f)
+		s7_limit(a, pi, full ? LIM_FATES : LIM_MEM, full ?
+			 "blocks followed from download to activation" :
+			 "memory for S7 session state");
 	return f;
 }
 
@@ -587,7 +535,7 @@ static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
 			bn = m.number;
 			known = 1;
 		}
-		struct s7_fate_ent *f = known ? s7_fate_get(a, pi, bt, bn) : NULL;
+		struct s7_life_ent *f = known ? s7_fate_get(a, pi, bt, bn) : NULL;
 		if (f) {
 			f->downloaded = 1;
 			f->fate = x->t.refused ? FATE_REFUSED :
@@ -848,7 +796,7 @@ static void s7_on_pi(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		size_t o = 0;
 		for (unsigned i = 0; i < u->nblocks; i++) {
 			const struct s7_pi_block *b = &u->blocks[i];
-			struct s7_fate_ent *f = b->valid ?
+			struct s7_life_ent *f = b->valid ?
 				s7_fate_get(a, pi, b->type, b->number) : NULL;
 			if (f) {
 				if (f->downloaded && f->fate == FATE_DOWNLOADED) {
@@ -1003,74 +951,13 @@ static void s7_refused_emit(struct s7_app *a, const struct pg_pktinfo *pi,
 		      "error 0x%04X%s%s%s", ev.object[0] ? ev.object : "a block", code,
 		      en ? " (" : "", en ? en : "", en ? ")" : "");
 	if (ok) {
-		struct s7_fate_ent *f = s7_fate_get(a, pi, bt, bn);
+		struct s7_life_ent *f = s7_fate_get(a, pi, bt, bn);
 		if (f) {
 			f->fate = FATE_REFUSED;
 			f->err = code;
 			f->frame = pi ? pi->frame : 0;
 		}
 	}
-	pg_sniff_emit(a->s, &ev);
-}
-
-/* At close: what became of every block this session downloaded or named in
- * _INSE/_DELE.  A download that was never activated is the case a correlator
- * must tell apart from one that runs. */
-static void s7_fates_emit(struct s7_app *a, const struct pg_pktinfo *pi)
-{
-	if (!a->nfates)
-		return;
-	struct pg_event ev;
-	int never = 0;
-	for (size_t i = 0; i < a->nfates; i++)
-		never += a->fates[i].fate == FATE_DOWNLOADED;
-	s7_ev(a, &ev, pi, "s7comm", "s7.session.blocks",
-	      never ? PG_SEV_NOTICE : PG_SEV_INFO);
-	json_t *arr = json_array();
-	size_t o = 0;
-	unsigned cnt[FATE_DELETED + 1] = { 0 };
-	for (size_t i = 0; i < a->nfates; i++) {
-		const struct s7_fate_ent *f = &a->fates[i];
-		char id[24];
-		mc7_block_id(f->type, f->number, id, sizeof id);
-		const char *state = f->fate == FATE_DOWNLOADED ? "downloaded_not_activated" :
-				    f->fate ? fate_name(f->fate) : "named_only";
-		if (f->fate <= FATE_DELETED)
-			cnt[f->fate]++;
-		json_t *b = json_object();
-		json_object_set_new(b, "block", json_string(id));
-		json_object_set_new(b, "state", json_string(state));
-		json_object_set_new(b, "downloaded", json_boolean(f->downloaded));
-		if (f->has_sha) {
-			char hex[65];
-			for (int k = 0; k < 32; k++)
-				snprintf(hex + 2 * k, 3, "%02x", f->sha256[k]);
-			json_object_set_new(b, "sha256", json_string(hex));
-		}
-		if (f->fate == FATE_REFUSED)
-			json_object_set_new(b, "error_code", json_integer(f->err));
-		if (f->fate == FATE_ACTIVATED || f->fate == FATE_DELETED)
-			json_object_set_new(b, "confirmed", json_boolean(f->pi_confirmed));
-		if (f->pi_err)
-			json_object_set_new(b, "pi_error_code", json_integer(f->pi_err));
-		if (f->pi_pending)
-			json_object_set_new(b, "pi_answer_seen", json_false());
-		json_object_set_new(b, "frame", json_integer((json_int_t)f->frame));
-		json_array_append_new(arr, b);
-		int w = snprintf(ev.object + o, sizeof ev.object - o, "%s%s", o ? "," : "", id);
-		if (w > 0 && (size_t)w < sizeof ev.object - o)
-			o += (size_t)w;
-	}
-	pg_event_set_json(&ev, "blocks", arr);
-	pg_event_set_int(&ev, "downloaded_not_activated", cnt[FATE_DOWNLOADED]);
-	pg_event_set_int(&ev, "activated", cnt[FATE_ACTIVATED]);
-	pg_event_set_int(&ev, "refused", cnt[FATE_REFUSED]);
-	pg_event_set_int(&ev, "incomplete", cnt[FATE_INCOMPLETE]);
-	pg_event_set_int(&ev, "deleted", cnt[FATE_DELETED]);
-	pg_event_text(&ev, "blocks of this session: %u activated, %u downloaded and never "
-		      "activated, %u refused, %u incomplete, %u deleted",
-		      cnt[FATE_ACTIVATED], cnt[FATE_DOWNLOADED], cnt[FATE_REFUSED],
-		      cnt[FATE_INCOMPLETE], cnt[FATE_DELETED]);
 	pg_sniff_emit(a->s, &ev);
 }
 
@@ -1090,20 +977,9 @@ static void s7_on_reply(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 	}
 	if (have && j.func == S7_F_PI) {
 		/* The PLC's answer decides whether _INSE/_DELE took effect. */
-		for (size_t i = 0; i < a->nfates; i++) {
-			struct s7_fate_ent *f = &a->fates[i];
-			if (!f->pi_pending || f->pi_ref != u->pduref)
-				continue;
-			f->pi_pending = 0;
-			if (err) {
-				f->pi_err = (uint16_t)(u->errcls << 8 | u->errcod);
-			} else {
-				f->fate = f->pi_kind;
-				f->pi_confirmed = 1;
-				f->pi_err = 0;
-			}
-			f->frame = pi ? pi->frame : 0;
-		}
+		s7_life_pi_answer(&a->life, u->pduref,
+				  err ? (uint16_t)(u->errcls << 8 | u->errcod) : 0,
+				  pi ? pi->frame : 0);
 	}
 	if (err) {
 		const char *extra = NULL;
@@ -1512,13 +1388,13 @@ static void s7_close(void *app, const struct pg_pktinfo *pi)
 	while (a->nxfers)
 		s7_xfer_finish(a, pi, a->xfers[a->nxfers - 1],
 			       "capture ended / flow closed before the transfer completed");
-	for (size_t i = 0; i < a->nfates; i++) {
-		/* asked, answer not seen (capture loss or end): it was asked */
-		struct s7_fate_ent *f = &a->fates[i];
-		if (f->pi_pending && f->fate != FATE_REFUSED)
-			f->fate = f->pi_kind;
-	}
-	s7_fates_emit(a, pi);
+	s7_life_close(&a->life);
+	struct pg_event lev;
+	s7_ev(a, &lev, pi, "s7comm", "s7.session.blocks", PG_SEV_INFO);
+	if (s7_life_event(&a->life, &lev))
+		pg_sniff_emit(a->s, &lev);
+	else
+		pg_event_clear(&lev);
 	if (a->s7p_seen && !a->s7p_done)
 		s7p_session_emit(a, pi, PG_SEV_NOTICE,
 				 "S7comm-plus content is not decoded");
@@ -1528,8 +1404,7 @@ static void s7_close(void *app, const struct pg_pktinfo *pi)
 	}
 	free(a->jobs);
 	pg_budget_release(&a->bud, a->jobs_cap * sizeof *a->jobs);
-	free(a->fates);
-	pg_budget_release(&a->bud, a->fates_cap * sizeof *a->fates);
+	s7_life_free(&a->life, &a->bud);
 	struct pg_sniff *s = a->s;
 	free(a);
 	pg_mem_release(s, sizeof(struct s7_app));
