@@ -300,6 +300,8 @@ static void summary(struct sink *k, struct pg_sniff *s, struct pg_capture *cap)
 	json_object_set_new(st, "rst_ignored", json_integer((json_int_t)fc.rst_ignored));
 	json_object_set_new(st, "out_of_window", json_integer((json_int_t)fc.out_of_window));
 	json_object_set_new(st, "after_close", json_integer((json_int_t)fc.after_close));
+	/* holes declared lost because the peer's later data acknowledged them */
+	json_object_set_new(st, "ack_released", json_integer((json_int_t)fc.ack_released));
 	json_object_set_new(st, "files_read", json_integer((json_int_t)cap->files_ok));
 	json_object_set_new(st, "files_damaged", json_integer((json_int_t)cap->files_bad));
 	json_object_set_new(st, "extracted", json_integer((json_int_t)k->extracted));

@@ -44,9 +44,14 @@ struct rev {
 	uint64_t flow;
 };
 
+#define MAXLOG 64
+
 static struct {
 	struct rflow f[MAXF];
 	int nf;
+	/* every delivery in order: direction, first byte, frame it came in */
+	struct { int dir; char c; uint64_t frame; } log[MAXLOG];
+	int nlog;
 	struct rev ev[MAXEV];
 	int nev;
 	int nev_over;
@@ -77,10 +82,15 @@ static void *mb_open(struct pg_sniff *s, const struct pg_flowinfo *fi)
 static void app_data(void *app, int dir, const uint8_t *p, size_t n,
 		     const struct pg_pktinfo *pi)
 {
-	(void)pi;
 	struct rflow *f = app;
 	assert_int_equal(f->closes, 0);
 	assert_true(n > 0);
+	if (R.nlog < MAXLOG) {
+		R.log[R.nlog].dir = dir;
+		R.log[R.nlog].c = (char)p[0];
+		R.log[R.nlog].frame = pi ? pi->frame : 0;
+		R.nlog++;
+	}
 	f->tot[dir] += n;
 	size_t k = n > MAXB - f->n[dir] ? MAXB - f->n[dir] : n;
 	memcpy(f->buf[dir] + f->n[dir], p, k);   /* the first MAXB bytes */
@@ -442,6 +452,48 @@ static void test_gap_by_ack(void **state)
 	final_checks();
 }
 
+/*
+ * Causal order (a filtered export: STEP 7's empty DT before each request is
+ * not in the file).  The client's request waits behind a 7-byte hole; the
+ * server's reply ACKs it.  The request must reach the application before the
+ * reply, with the frame it came in, and the hole is declared lost.  A bare
+ * ACK alone does not release anything (SPAN timing).
+ */
+static void test_causal_order(void **state)
+{
+	(void)state;
+	bed();
+	handshake();                                   /* frames 1-3 */
+	seg(C, 1008, 5001, PA, "REQ1");                /* frame 4: hole 1001-1007 */
+	assert_int_equal(R.f[0].tot[0], 0);
+	seg(S_, 5001, 1012, PA, "rsp1");               /* frame 5: ACKs it all */
+	assert_stream(&R.f[0], 0, "???????REQ1");
+	assert_stream(&R.f[0], 1, "rsp1");
+	assert_int_equal(R.nlog, 2);
+	assert_int_equal(R.log[0].dir, 0);
+	assert_int_equal(R.log[0].c, 'R');
+	assert_int_equal(R.log[0].frame, 4);          /* its own frame */
+	assert_int_equal(R.log[1].dir, 1);
+	assert_int_equal(R.log[1].frame, 5);
+	assert_int_equal(S.st.gaps, 1);
+	/* a bare ACK over the next hole: held (the data may still come) */
+	seg(C, 1019, 5005, PA, "REQ2");                /* frame 6: hole 1012-1018 */
+	seg(S_, 5005, 1023, A, NULL);                  /* frame 7: bare ACK */
+	assert_stream(&R.f[0], 0, "???????REQ1");
+	/* and the late data does come: no gap at all */
+	seg(C, 1012, 5005, PA, "-------");             /* frame 8 fills the hole */
+	assert_stream(&R.f[0], 0, "???????REQ1-------REQ2");
+	assert_int_equal(S.st.gaps, 1);
+	/* the server's data releases what its ACK covers, and no more */
+	seg(C, 1030, 5005, PA, "REQ3");                /* frame 9: hole 1023-1029 */
+	seg(C, 1040, 5005, PA, "REQ4");                /* frame 10: beyond the ACK */
+	seg(S_, 5005, 1034, PA, "rsp3");               /* frame 11 */
+	assert_stream(&R.f[0], 0, "???????REQ1-------REQ2???????REQ3");
+	assert_int_equal(R.log[R.nlog - 2].frame, 9);
+	assert_int_equal(R.log[R.nlog - 1].dir, 1);
+	final_checks();
+}
+
 /* An ACK beyond with no later data: the hole is declared at close. */
 static void test_gap_by_ack_at_close(void **state)
 {
@@ -775,6 +827,7 @@ int main(void)
 		T(test_overlap_conflict_buffered),
 		T(test_gap_by_ack),
 		T(test_gap_by_ack_at_close),
+		T(test_causal_order),
 		T(test_gap_by_ooo_cap),
 		T(test_gap_by_segment_count_cap),
 		T(test_snaplen_missing),
