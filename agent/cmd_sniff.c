@@ -302,6 +302,8 @@ static void summary(struct sink *k, struct pg_sniff *s, struct pg_capture *cap)
 	json_object_set_new(st, "after_close", json_integer((json_int_t)fc.after_close));
 	/* holes declared lost because the peer's later data acknowledged them */
 	json_object_set_new(st, "ack_released", json_integer((json_int_t)fc.ack_released));
+	/* data segments that waited for the peer bytes they ACK (SPAN reordering) */
+	json_object_set_new(st, "parked", json_integer((json_int_t)fc.parked));
 	json_object_set_new(st, "files_read", json_integer((json_int_t)cap->files_ok));
 	json_object_set_new(st, "files_damaged", json_integer((json_int_t)cap->files_bad));
 	json_object_set_new(st, "extracted", json_integer((json_int_t)k->extracted));

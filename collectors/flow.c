@@ -30,25 +30,34 @@
  *    when a snaplen cut leaves `missing` bytes, and at close.
  *
  * ACK-proven holes (the peer ACKed bytes the capture does not have) are
- * applied lazily, but never later than causality allows.  The highest ACK
- * beyond `next` is remembered and turned into a gap (the bytes held behind
- * the hole released) at the first of:
- *   1. later data of the same direction arriving beyond the hole;
- *   2. DATA of the other direction that carries the ACK, or any later data
- *      of the other direction: its sender had received the acknowledged bytes
- *      before it sent it, so they must reach the application first.  A reply
- *      is never handed over before the request it answers;
- *   3. close (FIN, RST, idle timeout, eviction, end of input).
- * A bare ACK alone does not apply it: SPAN ports and multi-queue capture
- * often record an ACK a few microseconds before the data it acknowledges,
- * and an eager gap would throw away bytes that are about to arrive.  Rule 2
- * is what makes filtered exports work (`tshark -Y s7comm -w`: STEP 7's empty
- * COTP DT before every PDU and the bare ACKs are gone, so each ES PDU sits
- * behind a 7-byte hole that no later ES byte fills before the PLC answers).
- * Before it existed a direction waited for more data of its own while the
+ * applied lazily, but never later than causality allows:
+ *
+ *   Causal order.  A data segment was sent after its sender had received
+ *   everything it acknowledges, so those bytes of the other direction must
+ *   reach the application first: a reply is never handed over before the
+ *   request it answers.  When such a segment ACKs bytes the capture has not
+ *   shown, it is parked (one per flow, a copy charged to the budget) until
+ *     - the missing bytes arrive (a SPAN port or multi-queue capture often
+ *       records a segment a few microseconds after the peer's data that
+ *       ACKs it: s7comm_clean.pcap does so a dozen times), then everything
+ *       is delivered in causal order with no gap; or
+ *     - loss is proved: the other direction sends data beyond the hole, the
+ *       parked direction sends more data (or its FIN), PG_FLOW_PARK_NS of
+ *       packet time pass, or the flow ends.  Then the hole below the parked
+ *       ACK is declared a gap, the bytes held behind it are delivered, and
+ *       then the parked segment.
+ *   A bare ACK parks nothing and releases nothing: it only records how far
+ *   the peer got; the hole is then applied when later data of the same
+ *   direction arrives beyond it, or at close.
+ *
+ * This is what makes filtered exports work (`tshark -Y s7comm -w`: STEP 7's
+ * empty COTP DT before every PDU and the bare ACKs are gone, so each ES PDU
+ * sits behind a 7-byte hole that no later ES byte fills before the PLC
+ * answers).  Before, a direction waited for more data of its own while the
  * other ran on, and the S7 session saw the PLC's replies before the requests.
  * Suricata's IDS-mode stream engine (release by ACK) and Zeek's "ACK above
- * hole" content gaps follow the same reasoning.
+ * hole" content gaps follow the same reasoning; the parking step is ours, so
+ * that SPAN reordering costs no PDU.
  *
  * Sequence numbers are compared with 32-bit wraparound (RFC 793 / 1982
  * serial arithmetic) through seq_diff(); stream offsets are 64-bit.
@@ -94,6 +103,19 @@ struct half {
 	uint64_t gap_bytes;
 };
 
+/*
+ * A data segment whose ACK covers bytes of the other direction that the
+ * capture has not shown yet (see "Causal order" in the header comment).  It
+ * waits, at most one per flow, until those bytes arrive or are proved lost.
+ */
+struct parked {
+	int dir;
+	uint32_t seq, ack;         /* its first sequence number; the ACK it carries */
+	size_t len, missing;
+	struct pg_pktinfo pi;
+	uint8_t data[];
+};
+
 struct fkey {
 	uint8_t a[16], b[16];
 	uint16_t pa, pb;
@@ -110,6 +132,7 @@ struct flow {
 	const struct pg_app_ops *ops;
 	void *app;
 	struct half h[2];          /* PG_DIR_C2S, PG_DIR_S2C */
+	struct parked *park;       /* a data segment waiting for the bytes it ACKs */
 	size_t ooo_mem;            /* buffered bytes of both directions */
 	int64_t last;              /* packet time of the last segment, seconds */
 	int closed;
@@ -638,6 +661,72 @@ static void half_segment(struct flowtab *ft, struct flow *f, int dir,
 	}
 }
 
+/* ---- causal order: a segment parked until the bytes it ACKs arrive ---- */
+
+#define PG_FLOW_PARK_NS 1000000000LL  /* packet time a parked segment may wait */
+
+/* The peer's hole below `upto` is lost: declare it (not beyond `upto`). */
+static void half_apply_upto(struct flowtab *ft, struct flow *f, int dir, uint32_t upto,
+			    const struct pg_pktinfo *pi)
+{
+	struct half *h = &f->h[dir];
+	int64_t d;
+	while ((d = seq_diff(upto, h->next)) > 0) {
+		int64_t to_seg = h->ooo ? seq_diff(h->ooo->seq, h->next) : d;
+		if (to_seg <= 0) {
+			half_drain(ft, f, dir, pi);
+			continue;
+		}
+		half_gap(ft, f, dir, (uint64_t)(to_seg < d ? to_seg : d), pi);
+		half_drain(ft, f, dir, pi);
+	}
+}
+
+static int park(struct flowtab *ft, struct flow *f, int dir, uint32_t seq,
+		const uint8_t *p, size_t len, size_t missing, const struct pg_pktinfo *pi)
+{
+	size_t sz = sizeof(struct parked) + len;
+	if (pg_mem_charge(ft->s, sz) != 0)
+		return -1;
+	struct parked *k = malloc(sz);
+	if (!k) {
+		pg_mem_release(ft->s, sz);
+		return -1;
+	}
+	k->dir = dir;
+	k->seq = seq;
+	k->ack = f->h[!dir].acked;
+	k->len = len;
+	k->missing = missing;
+	if (pi)
+		k->pi = *pi;
+	else
+		memset(&k->pi, 0, sizeof k->pi);
+	if (len)
+		memcpy(k->data, p, len);
+	f->park = k;
+	ft->cnt.parked++;
+	return 0;
+}
+
+/* Deliver the parked segment; lost: first declare the hole it ACKed. */
+static void park_release(struct flowtab *ft, struct flow *f, int lost)
+{
+	struct parked *k = f->park;
+	if (!k)
+		return;
+	f->park = NULL;
+	if (lost) {
+		ft->cnt.ack_released++;
+		half_apply_upto(ft, f, !k->dir, k->ack, &k->pi);
+	}
+	if (k->len || k->missing)
+		half_segment(ft, f, k->dir, k->seq, k->len ? k->data : NULL, k->len,
+			     k->missing, &k->pi);
+	pg_mem_release(ft->s, sizeof *k + k->len);
+	free(k);
+}
+
 /* ---- flows ---- */
 
 static void lru_unlink(struct flowtab *ft, struct flow *f)
@@ -679,6 +768,7 @@ static void flow_finish(struct flowtab *ft, struct flow *f,
 {
 	if (f->closed)
 		return;
+	park_release(ft, f, 1);
 	half_flush(ft, f, PG_DIR_C2S, pi);
 	half_flush(ft, f, PG_DIR_S2C, pi);
 	if (f->app && f->ops->close)
@@ -1005,17 +1095,37 @@ void flowtab_packet(struct flowtab *ft, const struct nd_tcp *t,
 			o->has_ack = 1;
 		}
 	}
-	/* Causal order: this segment's data was sent after its sender had
-	 * received everything it acknowledges, so the other direction's bytes
-	 * below that ACK must reach the application first.  Where the capture
-	 * lacks some of them, that is capture loss: declare it and release what
-	 * is held behind the hole now (see the header comment). */
-	if ((t->len || t->missing) && o->has_ack && seq_diff(o->acked, o->next) > 0) {
-		ft->cnt.ack_released++;
-		half_apply_ack(ft, f, !dir, pi);
+	/* Causal order (see the header comment). */
+	int has_data = t->len || t->missing;
+	if (f->park) {
+		struct parked *pk = f->park;
+		if (dir == pk->dir) {
+			/* its sender went on: what it ACKed is not coming */
+			if (has_data || (t->flags & ND_FIN))
+				park_release(ft, f, 1);
+		} else if (has_data && seq_diff(dseq, h->next) > 0 &&
+			   seq_diff(dseq, pk->ack) >= 0) {
+			/* the peer sends beyond the hole without filling it: the
+			 * parked segment came first, then this */
+			park_release(ft, f, 1);
+		}
+		if (f->park && pi && (int64_t)(pi->ts.tv_sec - pk->pi.ts.tv_sec) * 1000000000LL +
+		    (pi->ts.tv_nsec - pk->pi.ts.tv_nsec) > PG_FLOW_PARK_NS)
+			park_release(ft, f, 1);
 	}
-	if (t->len || t->missing)
+	if (has_data && o->has_ack && seq_diff(o->acked, o->next) > 0) {
+		if (!f->park && park(ft, f, dir, dseq, t->payload, t->len, t->missing, pi) == 0)
+			has_data = 0;      /* parked: delivered when the hole is settled */
+		else {
+			ft->cnt.ack_released++;
+			half_apply_ack(ft, f, !dir, pi);
+		}
+	}
+	if (has_data)
 		half_segment(ft, f, dir, dseq, t->payload, t->len, t->missing, pi);
+	/* the bytes a parked segment waited for have all come: no gap */
+	if (f->park && f->park->dir != dir && seq_diff(h->next, f->park->ack) >= 0)
+		park_release(ft, f, 0);
 	if ((t->flags & ND_FIN) && !h->has_fin) {
 		h->has_fin = 1;
 		h->fin_seq = dseq + (uint32_t)t->len + (uint32_t)t->missing;
@@ -1025,7 +1135,7 @@ void flowtab_packet(struct flowtab *ft, const struct nd_tcp *t,
 	 * (a peer retransmits before its FIN is acknowledged), and closing now
 	 * would report a false gap and an incomplete transfer.  Idle timeout or
 	 * the end of input closes it otherwise. */
-	if (h->has_fin && o->has_fin && fin_complete(h) && fin_complete(o)) {
+	if (h->has_fin && o->has_fin && fin_complete(h) && fin_complete(o) && !f->park) {
 		ft->cnt.closed_fin++;
 		flow_finish(ft, f, pi);
 	}

@@ -48,7 +48,8 @@ struct flowtab_counts {
 	uint64_t out_of_window;   /* segments too far ahead, dropped */
 	uint64_t after_close;     /* segments on a closed flow's tuple, dropped */
 	uint64_t new_on_tuple;    /* a SYN replaced an existing flow */
-	uint64_t ack_released;    /* holes released because the other direction's
+	uint64_t parked;          /* data segments that waited for the bytes they ACK */
+	uint64_t ack_released;    /* holes declared lost because the other direction's
 				     data acknowledged the missing bytes */
 };
 

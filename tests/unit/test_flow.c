@@ -452,45 +452,85 @@ static void test_gap_by_ack(void **state)
 	final_checks();
 }
 
+/* The deliveries from log index i on, as "dir:first-byte:frame ..." */
+static void assert_log(int from, const char *want)
+{
+	char got[512] = "";
+	size_t o = 0;
+	for (int i = from; i < R.nlog && o < sizeof got - 32; i++)
+		o += (size_t)snprintf(got + o, sizeof got - o, "%s%d:%c:%llu", o ? " " : "",
+				      R.log[i].dir, R.log[i].c,
+				      (unsigned long long)R.log[i].frame);
+	if (strcmp(got, want) != 0)
+		fail_msg("deliveries \"%s\", want \"%s\"", got, want);
+}
+
 /*
- * Causal order (a filtered export: STEP 7's empty DT before each request is
- * not in the file).  The client's request waits behind a 7-byte hole; the
- * server's reply ACKs it.  The request must reach the application before the
- * reply, with the frame it came in, and the hole is declared lost.  A bare
- * ACK alone does not release anything (SPAN timing).
+ * Causal order.  A filtered export (STEP 7's empty DT before each request is
+ * not in the file): the client's request waits behind a 7-byte hole and the
+ * server's reply ACKs it.  The reply is parked; when the server goes on, the
+ * hole is declared lost and the request reaches the application before the
+ * reply, each with the frame it came in.
  */
 static void test_causal_order(void **state)
 {
 	(void)state;
 	bed();
 	handshake();                                   /* frames 1-3 */
-	seg(C, 1008, 5001, PA, "REQ1");                /* frame 4: hole 1001-1007 */
-	assert_int_equal(R.f[0].tot[0], 0);
-	seg(S_, 5001, 1012, PA, "rsp1");               /* frame 5: ACKs it all */
+	seg(C, 1008, 5001, PA, "REQ1");                /* 4: hole 1001-1007 */
+	seg(S_, 5001, 1012, PA, "rsp1");               /* 5: ACKs it all: parked */
+	assert_int_equal(R.nlog, 0);
+	seg(S_, 5005, 1012, PA, "job2");               /* 6: the server went on */
 	assert_stream(&R.f[0], 0, "???????REQ1");
-	assert_stream(&R.f[0], 1, "rsp1");
-	assert_int_equal(R.nlog, 2);
-	assert_int_equal(R.log[0].dir, 0);
-	assert_int_equal(R.log[0].c, 'R');
-	assert_int_equal(R.log[0].frame, 4);          /* its own frame */
-	assert_int_equal(R.log[1].dir, 1);
-	assert_int_equal(R.log[1].frame, 5);
+	assert_stream(&R.f[0], 1, "rsp1job2");
+	assert_log(0, "0:R:4 1:r:5 1:j:6");
 	assert_int_equal(S.st.gaps, 1);
-	/* a bare ACK over the next hole: held (the data may still come) */
-	seg(C, 1019, 5005, PA, "REQ2");                /* frame 6: hole 1012-1018 */
-	seg(S_, 5005, 1023, A, NULL);                  /* frame 7: bare ACK */
-	assert_stream(&R.f[0], 0, "???????REQ1");
-	/* and the late data does come: no gap at all */
-	seg(C, 1012, 5005, PA, "-------");             /* frame 8 fills the hole */
-	assert_stream(&R.f[0], 0, "???????REQ1-------REQ2");
+	/* the client sends beyond the hole its reply-to-be ACKed: the same */
+	seg(C, 1019, 5009, PA, "REQ3");                /* 7: hole 1012-1018 */
+	seg(S_, 5009, 1023, PA, "rsp3");               /* 8: parked */
+	seg(C, 1023, 5013, PA, "REQ4");                /* 9: beyond the hole */
+	assert_stream(&R.f[0], 0, "???????REQ1???????REQ3REQ4");
+	assert_log(3, "0:R:7 1:r:8 0:R:9");
+	assert_int_equal(S.st.gaps, 2);
+	final_checks();
+}
+
+/*
+ * A SPAN port records the client's next request before the server's reply
+ * that it ACKs (s7comm_clean.pcap does this a dozen times): the request is
+ * parked until the reply arrives, then both go in causal order, no gap.
+ */
+static void test_causal_span_reorder(void **state)
+{
+	(void)state;
+	bed();
+	handshake();                                   /* 1-3 */
+	seg(C, 1001, 5001, PA, "REQ1");                /* 4 */
+	seg(C, 1005, 5005, PA, "REQ2");                /* 5: ACKs rsp1, not seen yet */
+	assert_int_equal(R.nlog, 1);
+	seg(S_, 5001, 1005, PA, "rsp1");               /* 6: arrives late */
+	assert_log(0, "0:R:4 1:r:6 0:R:5");
+	assert_int_equal(S.st.gaps, 0);
+	seg(S_, 5001, 1005, PA, "rsp1");               /* 7: the SPAN's duplicate */
+	assert_int_equal(S.st.retransmits, 1);
+	/* a bare ACK over a hole parks and releases nothing */
+	seg(C, 1016, 5005, PA, "REQ3");                /* 8: hole 1009-1015 */
+	seg(S_, 5005, 1020, A, NULL);                  /* 9: bare ACK */
+	seg(C, 1009, 5005, PA, "-------");             /* 10: the late bytes */
+	assert_stream(&R.f[0], 0, "REQ1REQ2-------REQ3");
+	assert_int_equal(S.st.gaps, 0);
+	/* a parked segment waits at most PG_FLOW_PARK_NS of packet time */
+	seg(C, 1027, 5005, PA, "REQ4");                /* 11: hole 1020-1026 */
+	seg(S_, 5005, 1031, PA, "rsp4");               /* 12: parked */
+	NOW += 2;
+	seg(C, 1027, 5005, A, NULL);                   /* 13: any packet, 2 s later */
+	assert_stream(&R.f[0], 1, "rsp1rsp4");
 	assert_int_equal(S.st.gaps, 1);
-	/* the server's data releases what its ACK covers, and no more */
-	seg(C, 1030, 5005, PA, "REQ3");                /* frame 9: hole 1023-1029 */
-	seg(C, 1040, 5005, PA, "REQ4");                /* frame 10: beyond the ACK */
-	seg(S_, 5005, 1034, PA, "rsp3");               /* frame 11 */
-	assert_stream(&R.f[0], 0, "???????REQ1-------REQ2???????REQ3");
-	assert_int_equal(R.log[R.nlog - 2].frame, 9);
-	assert_int_equal(R.log[R.nlog - 1].dir, 1);
+	/* the flow ends with a segment parked: released, in order */
+	seg(C, 1038, 5009, PA, "REQ5");                /* 14: hole 1031-1037 */
+	seg(S_, 5009, 1042, PA, "rsp5");               /* 15: parked */
+	flowtab_close_all(FT, NULL);
+	assert_log(R.nlog - 2, "0:R:14 1:r:15");
 	final_checks();
 }
 
@@ -828,6 +868,7 @@ int main(void)
 		T(test_gap_by_ack),
 		T(test_gap_by_ack_at_close),
 		T(test_causal_order),
+		T(test_causal_span_reorder),
 		T(test_gap_by_ooo_cap),
 		T(test_gap_by_segment_count_cap),
 		T(test_snaplen_missing),
