@@ -486,6 +486,23 @@ static void half_flush(struct flowtab *ft, struct flow *f, int dir,
 	half_apply_ack(ft, f, dir, pi);
 }
 
+/* The peer's hole below `upto` is lost: declare it (not beyond `upto`). */
+static void half_apply_upto(struct flowtab *ft, struct flow *f, int dir, uint32_t upto,
+			    const struct pg_pktinfo *pi)
+{
+	struct half *h = &f->h[dir];
+	int64_t d;
+	while ((d = seq_diff(upto, h->next)) > 0) {
+		int64_t to_seg = h->ooo ? seq_diff(h->ooo->seq, h->next) : d;
+		if (to_seg <= 0) {
+			half_drain(ft, f, dir, pi);
+			continue;
+		}
+		half_gap(ft, f, dir, (uint64_t)(to_seg < d ? to_seg : d), pi);
+		half_drain(ft, f, dir, pi);
+	}
+}
+
 /*
  * Buffer [seq, seq+len) (at or after next).  Parts that overlap buffered
  * segments are compared and dropped (first copy wins); the rest is copied in
@@ -634,9 +651,13 @@ static void half_segment(struct flowtab *ft, struct flow *f, int dir,
 			}
 		} else {
 			/* A hole before this segment.  If the peer already
-			 * ACKed past next, the hole is capture loss. */
+			 * ACKed past next, the hole is capture loss: up to this
+			 * segment, never into it (its own bytes are here; the
+			 * ACK may cover them too when this segment was parked
+			 * or reordered). */
 			if (h->has_ack && seq_diff(h->acked, h->next) > 0) {
-				half_apply_ack(ft, f, dir, pi);
+				half_apply_upto(ft, f, dir,
+						seq_diff(h->acked, seq) > 0 ? seq : h->acked, pi);
 				continue;
 			}
 			if ((uint64_t)d >= PG_FLOW_MAX_AHEAD) {
@@ -664,23 +685,6 @@ static void half_segment(struct flowtab *ft, struct flow *f, int dir,
 /* ---- causal order: a segment parked until the bytes it ACKs arrive ---- */
 
 #define PG_FLOW_PARK_NS 1000000000LL  /* packet time a parked segment may wait */
-
-/* The peer's hole below `upto` is lost: declare it (not beyond `upto`). */
-static void half_apply_upto(struct flowtab *ft, struct flow *f, int dir, uint32_t upto,
-			    const struct pg_pktinfo *pi)
-{
-	struct half *h = &f->h[dir];
-	int64_t d;
-	while ((d = seq_diff(upto, h->next)) > 0) {
-		int64_t to_seg = h->ooo ? seq_diff(h->ooo->seq, h->next) : d;
-		if (to_seg <= 0) {
-			half_drain(ft, f, dir, pi);
-			continue;
-		}
-		half_gap(ft, f, dir, (uint64_t)(to_seg < d ? to_seg : d), pi);
-		half_drain(ft, f, dir, pi);
-	}
-}
 
 static int park(struct flowtab *ft, struct flow *f, int dir, uint32_t seq,
 		const uint8_t *p, size_t len, size_t missing, const struct pg_pktinfo *pi)

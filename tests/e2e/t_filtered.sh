@@ -95,12 +95,14 @@ expect_count "$T/trunc.json" "e['kind']=='s7.block.download' and e['object']=='F
 # 4. Random frames that carry no slice removed: still byte-exact.
 nonslice() {  # frames of $1 that carry neither block bytes nor their accounting
 	tshark -r "$1" -T fields -e frame.number -e s7comm.header.rosctr -e s7comm.param.func \
-		-e tcp.srcport -e tcp.len 2>/dev/null | python3 -c '
+		-e tcp.srcport -e tcp.len -e s7comm.header.errcls 2>/dev/null | python3 -c '
 import sys
 for l in sys.stdin:
-    n, ros, fn, sp, tl = (l.rstrip("\n").split("\t") + [""] * 5)[:5]
+    n, ros, fn, sp, tl, ec = (l.rstrip("\n").split("\t") + [""] * 6)[:6]
     if ros:                          # S7: all but the slices (Ack_Data 1B / 1E)
-        if not (ros == "3" and fn in ("0x1b", "0x1e", "27", "30")):
+        # and the PLC refusing a request (without it, a request with no
+        # transfer after it is rightly reported as incomplete)
+        if not (ros == "3" and fn in ("0x1b", "0x1e", "27", "30")) and ec in ("", "0", "0x00"):
             print(n)
     elif sp == "502" and tl and int(tl) <= 12:
         print(n)                     # UMAS: the PLC answers that carry no data
@@ -108,11 +110,11 @@ for l in sys.stdin:
         # of a read-back and the declared count, i.e. the accounting itself)
 '
 }
-for b in s7_download s7_tampered umas_download umas_readback; do
+for b in s7_download s7_tampered s7_refused umas_download umas_readback; do
 	src=$T/gf/$b.pcap
 	nonslice "$src" >"$T/ns"
 	ok=1
-	for seed in 1 2 3 4 5 6 7 8; do
+	for seed in 1 2 3 4 5 6 7 8 9 10 11 12; do
 		drop=$(python3 -c "
 import random,sys
 fr=[l.strip() for l in open(sys.argv[1]) if l.strip()]
@@ -124,7 +126,7 @@ print(','.join(sorted(r.sample(fr,k), key=int)))" "$T/ns")
 			ok=0; fail "$b without frames $drop (no slice among them)"; sed 's/^/      | /' "$T/out"
 		fi
 	done
-	[ $ok = 1 ] && pass "$b: 8 random removals of frames that carry no slice, every transfer still byte-exact"
+	[ $ok = 1 ] && pass "$b: 12 random removals of frames that carry no slice, every transfer still byte-exact"
 done
 
 # 5. Real captures, when the corpus is here.
