@@ -1,6 +1,8 @@
 /*
  * fuzz_dbase.c - libFuzzer target for parsers/dbase.c.
  *
+ * Also parsers/s7v5.c: every row is tried as a STEP 7 V5 SUBBLK row and
+ * rebuilt as a download image when the table has the columns.
  * Input: u16 LE n, then n bytes of a .DBF table, then the rest as its .DBT
  * memo file; each copied into an exact-size heap buffer (ASan flags a read
  * one byte past either).  Every record, every field as raw bytes, as a
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "dbase.h"
+#include "s7v5.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,10 +44,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (d.nrec_avail > d.nrec || d.nf > DBF_MAX_FIELDS)
 		abort();
 	(void)dbf_field_index(&d, "MC5CODE");
+	struct s7v5_cols cols;
+	int v5 = have_memo && s7v5_cols(&d, &cols, &e) == 0;
 	for (size_t i = 0; i < d.nrec_avail + 1; i++) {
 		const uint8_t *rec;
 		if (dbf_record(&d, i, &rec) < 0)
 			continue;
+		uint8_t bt;
+		uint16_t bn;
+		if (v5 && s7v5_download_row(&d, &cols, rec, &bt, &bn)) {
+			uint8_t *img = NULL;
+			size_t in = 0;
+			if (s7v5_image(&d, &memo, &cols, rec, 1 << 20, &img, &in, &e) == 0 &&
+			    (in < 72 || img[0] != 0x70))
+				abort();   /* an image always has header and footer */
+			free(img);
+		}
 		for (size_t f = 0; f < d.nf; f++) {
 			const uint8_t *p;
 			size_t len;
