@@ -177,8 +177,8 @@ static void s7_time(const uint8_t ts[6], char *buf, size_t n)
 	pg_fmt_time(t, buf, n);
 }
 
-static void add_mc7(const char *prefix, const struct mc7_block *b,
-		    struct pg_complist *out)
+void pg_scan_add_mc7(const char *prefix, const struct mc7_block *b,
+		     struct pg_complist *out)
 {
 	char id[16], name_buf[32];
 	mc7_block_id(b->type, b->number, id, sizeof id);
@@ -362,7 +362,7 @@ const char *pg_scan_blob(const char *prefix, const uint8_t *data, size_t len,
 			json_object_set_new(file_ann, "error", json_string(eb));
 			return "s7-block";
 		}
-		add_mc7(prefix, &b, out);
+		pg_scan_add_mc7(prefix, &b, out);
 		char id[16];
 		json_object_set_new(file_ann, "block", json_string(mc7_block_id(b.type, b.number, id, sizeof id)));
 		return "s7-block";
@@ -865,6 +865,8 @@ int pg_scan_path(const char *path, const struct pg_scan_opts *opts,
 	pg_complist_sort(&out->comps);
 	if (out->is_dir) {
 		out->format = xstrdup(folder_format(out));
+		if (strcmp(out->format, "step7") == 0)
+			pg_scan_step7(out);
 	} else {
 		const struct pg_component *f = pg_complist_find(&out->comps, out->project_name);
 		const char *fmt = f ? json_string_value(json_object_get(f->ann, "format")) : NULL;

@@ -87,4 +87,12 @@ const char *pg_scan_blob(const char *prefix, const uint8_t *data, size_t len,
 			 int depth, struct pg_complist *out,
 			 struct pg_scan_msg **msgs, size_t *n_msgs, json_t *file_ann);
 
+/* Internal to agent/: one S7 block component "<prefix>#s7/<id>" with its
+ * annotations (scan.c), and the blocks of a STEP 7 V5 project folder rebuilt
+ * from its offline tables (step7.c), added to a finished folder scan. */
+struct mc7_block;
+void pg_scan_add_mc7(const char *prefix, const struct mc7_block *b,
+		     struct pg_complist *out);
+void pg_scan_step7(struct pg_scan *s);
+
 #endif
