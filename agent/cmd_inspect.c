@@ -15,11 +15,13 @@
 
 static void help(FILE *f)
 {
-	fputs("usage: plcguard inspect [--json] [--exclude GLOB]... [--jobs N] PATH\n\n"
+	fputs("usage: plcguard inspect [--json] [--extract DIR] [--exclude GLOB]... [--jobs N] PATH\n\n"
 	      "Show what plcguard sees in PATH: the detected format, every component\n"
 	      "(files, archive entries, PLCopen POUs/types/configurations/resources/tasks,\n"
 	      "S7 blocks) with size, SHA-256 and logic fingerprint, and any file that could\n"
 	      "not be parsed.  --json prints the components in the manifest's subject layout.\n"
+	      "--extract DIR writes every S7 block rebuilt from a STEP 7 V5 project's offline\n"
+	      "tables as DIR/<folder>/<block>.mc7, to compare with `sniff --extract`.\n"
 	      "Exit: 0 inspected, 1 some content could not be parsed, 64 usage, 74 I/O.\n", f);
 }
 
@@ -29,16 +31,19 @@ int cmd_inspect(int argc, char **argv)
 		{ "json", no_argument, 0, 'J' },
 		{ "exclude", required_argument, 0, 'x' },
 		{ "jobs", required_argument, 0, 'j' },
+		{ "extract", required_argument, 0, 'X' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	int json_out = 0, jobs = pg_default_jobs(), c;
+	const char *extract = NULL;
 	const char **excl = xcalloc((size_t)argc + 8, sizeof *excl);
 	size_t n_excl = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J': json_out = 1; break;
+		case 'X': extract = optarg; break;
 		case 'x': excl[n_excl++] = optarg; break;
 		case 'j':
 			jobs = atoi(optarg);
@@ -69,6 +74,12 @@ int cmd_inspect(int argc, char **argv)
 		return PG_EXIT_IO;
 	}
 	rc = s.n_io_errors ? PG_EXIT_IO : s.n_parse_errors ? 1 : 0;
+	if (extract) {
+		unsigned nw = 0;
+		if (pg_step7_extract(&s, extract, &nw) != 0)
+			rc = PG_EXIT_IO;
+		fprintf(stderr, "plcguard inspect: %u block(s) written to %s\n", nw, extract);
+	}
 	if (json_out) {
 		/* Reuse the manifest serialiser for the component layout. */
 		struct pg_manifest m;

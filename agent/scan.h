@@ -94,5 +94,9 @@ struct mc7_block;
 void pg_scan_add_mc7(const char *prefix, const struct mc7_block *b,
 		     struct pg_complist *out);
 void pg_scan_step7(struct pg_scan *s);
+/* inspect --extract: every rebuilt block of a STEP 7 scan written as
+ * DIR/<offline folder>/<block>.mc7 (the bytes the sniffer would see).
+ * 0 ok, -1 when something could not be written (said on stderr). */
+int pg_step7_extract(struct pg_scan *s, const char *dir, unsigned *written);
 
 #endif

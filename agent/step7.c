@@ -85,8 +85,12 @@ static uint8_t *reread(struct pg_scan *s, const struct pg_component *c, size_t *
 	return b;
 }
 
+/* What to do with each rebuilt block. */
+typedef void (*block_fn)(void *ctx, const char *table, const uint8_t *img, size_t n,
+			 const struct mc7_block *b);
+
 static void table(struct pg_scan *s, const struct pg_component *tc,
-		  const struct pg_component *mc, struct pg_complist *add)
+		  const struct pg_component *mc, block_fn fn, void *ctx)
 {
 	size_t tn = 0, mn = 0;
 	uint8_t *tb = reread(s, tc, &tn), *mb = tb ? reread(s, mc, &mn) : NULL;
@@ -130,9 +134,7 @@ static void table(struct pg_scan *s, const struct pg_component *tc,
 			free(img);
 			continue;
 		}
-		pg_scan_add_mc7(tc->name, &b, add);
-		struct pg_component *c = &add->v[add->n - 1];
-		json_object_set_new(c->ann, "source", json_string("step7-offline"));
+		fn(ctx, tc->name, img, n, &b);
 		free(img);
 	}
 out:
@@ -149,9 +151,20 @@ static int is_offline(const char *name, const char *file)
 	return f && f > name + 15 && strchr(f + 1, '/') == NULL && strcasecmp(f + 1, file) == 0;
 }
 
-void pg_scan_step7(struct pg_scan *s)
+static void add_block(void *ctx, const char *tname, const uint8_t *img, size_t n,
+		      const struct mc7_block *b)
 {
-	struct pg_complist add = { 0 };
+	struct pg_complist *add = ctx;
+	(void)img;
+	(void)n;
+	pg_scan_add_mc7(tname, b, add);
+	struct pg_component *c = &add->v[add->n - 1];
+	json_object_set_new(c->ann, "source", json_string("step7-offline"));
+}
+
+/* Every offline table of the scan, each rebuilt block handed to fn. */
+static void each_table(struct pg_scan *s, block_fn fn, void *ctx)
+{
 	for (size_t i = 0; i < s->comps.n; i++) {
 		const struct pg_component *tc = &s->comps.v[i];
 		if (strcmp(tc->kind, "file") != 0 || !is_offline(tc->name, "SUBBLK.DBF"))
@@ -168,8 +181,14 @@ void pg_scan_step7(struct pg_scan *s)
 			msg(s, 0, "%s: its memo file SUBBLK.DBT is missing", tc->name);
 			continue;
 		}
-		table(s, tc, mc, &add);
+		table(s, tc, mc, fn, ctx);
 	}
+}
+
+void pg_scan_step7(struct pg_scan *s)
+{
+	struct pg_complist add = { 0 };
+	each_table(s, add_block, &add);
 	for (size_t i = 0; i < add.n; i++) {
 		struct pg_component *dst = pg_complist_add(&s->comps, add.v[i].name, add.v[i].kind);
 		free(dst->name);
@@ -177,4 +196,68 @@ void pg_scan_step7(struct pg_scan *s)
 	}
 	free(add.v);
 	pg_complist_sort(&s->comps);
+}
+
+/* ---- inspect --extract ---- */
+
+struct extract {
+	const char *dir;
+	unsigned written, failed;
+};
+
+static void write_block(void *ctx, const char *tname, const uint8_t *img, size_t n,
+			const struct mc7_block *b)
+{
+	struct extract *x = ctx;
+	/* ombstx/offline/<folder>/SUBBLK.DBF -> <dir>/<folder>/<block>.mc7; the
+	 * folder name comes from the project: only [0-9A-Za-z] is used */
+	const char *f = tname + 15, *e = strchr(f, '/');
+	char folder[64];
+	size_t k = 0;
+	for (const char *p = f; p < e && k < sizeof folder - 1; p++)
+		if ((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))
+			folder[k++] = *p;
+	folder[k] = '\0';
+	if (!k) {
+		x->failed++;
+		return;
+	}
+	char id[16];
+	mc7_block_id(b->type, b->number, id, sizeof id);
+	char *sub = xasprintf("%s/%s", x->dir, folder);
+	if (mkdir(sub, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "plcguard inspect: %s: %s\n", sub, strerror(errno));
+		x->failed++;
+		free(sub);
+		return;
+	}
+	char *path = xasprintf("%s/%s.mc7", sub, id);
+	free(sub);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	size_t done = 0;
+	while (fd >= 0 && done < n) {
+		ssize_t w = write(fd, img + done, n - done);
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	if (fd < 0 || done != n || close(fd) != 0) {
+		fprintf(stderr, "plcguard inspect: %s: %s\n", path, strerror(errno));
+		x->failed++;
+	} else {
+		x->written++;
+	}
+	free(path);
+}
+
+int pg_step7_extract(struct pg_scan *s, const char *dir, unsigned *written)
+{
+	struct extract x = { dir, 0, 0 };
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "plcguard inspect: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	each_table(s, write_block, &x);
+	*written = x.written;
+	return x.failed ? -1 : 0;
 }

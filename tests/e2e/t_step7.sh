@@ -40,4 +40,36 @@ old=$(ls "$T/store" | grep 'af5fd3c' | head -1)
 "$PLCGUARD" diff $(trust_args) --store "$T/store" --baseline "$T/store/$old" "$P/siemens_step7_test" >"$T/out" 2>&1
 expect_out "OB1 changed: timestamps or header attributes only" "af5fd3c -> newest: OB1 same logic, only timestamps"
 expect_out "FC2 added" "af5fd3c -> newest: FC2 added"
+
+# A download of the project's own blocks, as SIMATIC Manager would send them:
+# inspect --extract writes the rebuilt images; our capture generator sends
+# that OB1 (and the sample FC10, FB20, DB1) in a session, plain and with one
+# code byte altered, also as a filtered export.  The signed project is the
+# baseline the download is matched against.
+expect_exit 0 "inspect --extract the rebuilt blocks of siemens_step7_test" -- \
+	"$PLCGUARD" inspect --extract "$T/x" "$P/siemens_step7_test"
+expect_out "2 block\\(s\\) written" "2 blocks written"
+[ "$(sha256sum <"$T/x/00000001/OB1.mc7" | cut -c1-16)" = ecf284fb3f76556d ] &&
+	pass "extracted OB1 has the component's sha256" || fail "extracted OB1 differs from its component"
+if [ -x "$PG_BUILD/pg-mkcaps" ]; then
+	mkdir -p "$T/blk"
+	cp "$T/x/00000001/OB1.mc7" "$T/blk/OB1.mc7"
+	for b in FC10 FB20 DB1; do cp "$PG_SRC/samples/projects/s7_blocks/$b.mc7" "$T/blk/"; done
+	"$PG_BUILD/pg-mkcaps" --blocks "$T/blk" --out "$T/caps" --apx "$T/apx" >/dev/null
+	"$PG_BUILD/pg-mkcaps" --blocks "$T/blk" --out "$T/capsf" --apx "$T/apx" --filtered >/dev/null
+	sn() { "$PLCGUARD" sniff --json $(trust_args) --store "$T/store" -r "$1" >"$2" 2>/dev/null; }
+	sn "$T/caps/s7_download.pcap" "$T/d.json"
+	expect_count "$T/d.json" "e['kind']=='s7.block.download' and e['object']=='OB1' and e['verdict']=='matches' and e['match']=='exact' and e['baseline']['component']=='ombstx/offline/00000001/SUBBLK.DBF#s7/OB1' and e['baseline']['project']=='siemens_step7_test'" 1 \
+		"a download of OB1 MATCHES the signed STEP 7 project exactly (component ombstx/offline/00000001/SUBBLK.DBF#s7/OB1)"
+	expect_count "$T/d.json" "e['kind']=='s7.block.download' and e['object']=='FC10' and e['verdict']=='unknown'" 1 \
+		"FC10, in no STEP 7 project, is UNKNOWN"
+	sn "$T/capsf/s7_download.pcap" "$T/f.json"
+	expect_count "$T/f.json" "e['kind']=='s7.block.download' and e['object']=='OB1' and e['verdict']=='matches' and e['match']=='exact'" 1 \
+		"the same download as a filtered export: OB1 MATCHES"
+	sn "$T/caps/s7_tampered.pcap" "$T/t.json"
+	expect_count "$T/t.json" "e['kind']=='s7.block.download' and e['object']=='OB1' and e['verdict']=='differs' and e['baseline']['component'].endswith('#s7/OB1')" 1 \
+		"OB1 with one code byte altered after signing DIFFERS from the project's OB1"
+else
+	echo "SKIP (sniff part): $PG_BUILD/pg-mkcaps not built"
+fi
 finish
