@@ -275,7 +275,6 @@ int main(int argc, char **argv)
 	mkdir_p(p);
 	write_file(p, "plc.xml", plc_xml, sizeof plc_xml - 1);
 	write_file(p, "beremiz.xml", beremiz_xml, sizeof beremiz_xml - 1);
-	write_file(p, "project.lck", "", 0); /* lock file: excluded by default */
 
 	snprintf(p, sizeof p, "%s/s7_blocks", out);
 	mkdir_p(p);

@@ -4,6 +4,9 @@
 . "$(dirname "$0")/lib.sh"
 make_pki
 cp -r "$PG_SRC/samples/projects" "$T/p"
+# an empty lock file, as engineering tools leave them: excluded by default
+# (made here: an empty file is not committed among the samples)
+: >"$T/p/pump_station/project.lck"
 W=$(window_now)
 
 for p in pump_station s7_blocks line3.zap16; do
