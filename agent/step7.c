@@ -14,14 +14,12 @@
  * whose lengths disagree is a named problem for that block.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "dbase.h"
 #include "digest.h"
@@ -55,33 +53,24 @@ static void msg(struct pg_scan *s, int io, const char *fmt, ...)
 /* The bytes of component c, read again and proved equal to its hash. */
 static uint8_t *reread(struct pg_scan *s, const struct pg_component *c, size_t *n)
 {
-	if (!c->has_sha || c->size > PG_STEP7_TABLE_MAX)
+	if (!c->has_sha)
 		return NULL;
 	char *path = xasprintf("%s/%s", s->root, c->name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char err[512];
+	uint8_t *b = NULL;
+	int rc = pg_read_file(path, PG_STEP7_TABLE_MAX, &b, n, err, sizeof err);
 	free(path);
-	if (fd < 0) {
-		msg(s, 1, "%s: %s", c->name, strerror(errno));
+	if (rc != 0) {
+		msg(s, 1, "%s", err);
 		return NULL;
 	}
-	uint8_t *b = malloc(c->size ? c->size : 1);
-	size_t got = 0;
-	while (b && got < c->size) {
-		ssize_t r = read(fd, b + got, c->size - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
 	uint8_t sha[32];
-	if (b)
-		pg_sha256(b, got, sha);
-	if (!b || got != c->size || memcmp(sha, c->sha256, 32) != 0) {
+	pg_sha256(b, *n, sha);
+	if (*n != c->size || memcmp(sha, c->sha256, 32) != 0) {
 		msg(s, 1, "%s: changed while the project was scanned", c->name);
 		free(b);
 		return NULL;
 	}
-	*n = got;
 	return b;
 }
 
@@ -225,29 +214,19 @@ static void write_block(void *ctx, const char *tname, const uint8_t *img, size_t
 	char id[16];
 	mc7_block_id(b->type, b->number, id, sizeof id);
 	char *sub = xasprintf("%s/%s", x->dir, folder);
-	if (mkdir(sub, 0755) != 0 && errno != EEXIST) {
-		fprintf(stderr, "plcguard inspect: %s: %s\n", sub, strerror(errno));
-		x->failed++;
-		free(sub);
-		return;
-	}
-	char *path = xasprintf("%s/%s.mc7", sub, id);
-	free(sub);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	size_t done = 0;
-	while (fd >= 0 && done < n) {
-		ssize_t w = write(fd, img + done, n - done);
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	if (fd < 0 || done != n || close(fd) != 0) {
-		fprintf(stderr, "plcguard inspect: %s: %s\n", path, strerror(errno));
+	char *name = xasprintf("%s.mc7", id), err[512] = "";
+	if (mkdir(sub, 0755) != 0 && errno != EEXIST)
+		snprintf(err, sizeof err, "%s: %s", sub, strerror(errno));
+	else if (pg_write_atomic(sub, name, img, n, err, sizeof err) != 0 && !err[0])
+		snprintf(err, sizeof err, "%s/%s: cannot write", sub, name);
+	if (err[0]) {
+		fprintf(stderr, "plcguard inspect: %s\n", err);
 		x->failed++;
 	} else {
 		x->written++;
 	}
-	free(path);
+	free(name);
+	free(sub);
 }
 
 int pg_step7_extract(struct pg_scan *s, const char *dir, unsigned *written)

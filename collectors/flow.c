@@ -453,6 +453,9 @@ static void half_skip_first(struct flowtab *ft, struct flow *f, int dir,
 	half_drain(ft, f, dir, pi);
 }
 
+static void half_apply_upto(struct flowtab *ft, struct flow *f, int dir, uint32_t upto,
+			    const struct pg_pktinfo *pi);
+
 /* The peer ACKed up to h->acked: every hole below it is lost. */
 static void half_apply_ack(struct flowtab *ft, struct flow *f, int dir,
 			   const struct pg_pktinfo *pi)
@@ -460,16 +463,7 @@ static void half_apply_ack(struct flowtab *ft, struct flow *f, int dir,
 	struct half *h = &f->h[dir];
 	if (!h->has_ack)
 		return;
-	int64_t d;
-	while ((d = seq_diff(h->acked, h->next)) > 0) {
-		int64_t to_seg = h->ooo ? seq_diff(h->ooo->seq, h->next) : d;
-		if (to_seg <= 0) {   /* cannot happen: buffered data is ahead */
-			half_drain(ft, f, dir, pi);
-			continue;
-		}
-		half_gap(ft, f, dir, (uint64_t)(to_seg < d ? to_seg : d), pi);
-		half_drain(ft, f, dir, pi);
-	}
+	half_apply_upto(ft, f, dir, h->acked, pi);
 	h->has_ack = 0;
 }
 

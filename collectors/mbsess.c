@@ -203,9 +203,8 @@ static void mb_bad_pdu(struct mbsess *m, int dir, const struct pg_err *e,
 
 /* ---- UMAS transfers ---- */
 
-static void xfer_free(struct mbsess *m, struct mb_xfer *x)
+static void xfer_free(struct mb_xfer *x)
 {
-	(void)m;
 	pg_xfer_free(&x->t);
 	memset(x, 0, sizeof *x);
 	x->data_dir = -1;
@@ -245,7 +244,7 @@ static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
 		      x->t.gaps && !o.verdict ? ", capture gaps between blocks" : "",
 		      x->t.refused ? "; the PLC refused the end of the download" : "");
 	pg_sniff_emit(m->s, &ev);
-	xfer_free(m, x);
+	xfer_free(x);
 }
 
 static struct mb_xfer *xfer_get(struct mbsess *m, int fam, uint8_t unit, uint16_t tid)
@@ -312,12 +311,6 @@ static void xfer_answer_block(struct mbsess *m, int fam, uint16_t number, uint16
 
 /* ---- file records (FC 0x15) ---- */
 
-static void file_free(struct mbsess *m, struct mb_file *f)
-{
-	(void)m;
-	pg_xfer_free(&f->t);
-}
-
 /*
  * After a gap in the request direction: could a write to this file have been
  * in the lost bytes?  Not if every transaction id from the file's first write
@@ -383,7 +376,7 @@ static void file_emit(struct mbsess *m, struct mb_file *f, const struct pg_pktin
 		      f->number, f->t.bytes, nrec, o.reason ? ": " : "",
 		      o.reason ? o.why : "");
 	pg_sniff_emit(m->s, &ev);
-	file_free(m, f);
+	pg_xfer_free(&f->t);
 }
 
 static struct mb_file *file_get(struct mbsess *m, uint16_t number,
@@ -1085,10 +1078,10 @@ static void mb_close(void *app, const struct pg_pktinfo *pi)
 		pg_sniff_emit(s, &ev);
 	}
 	for (int i = 0; i < 2; i++)
-		xfer_free(m, &m->xf[i]);
+		xfer_free(&m->xf[i]);
 	for (size_t i = 0; i < PG_MB_FILE_MAX_FILES; i++)
 		if (m->files[i]) {
-			file_free(m, m->files[i]);
+			pg_xfer_free(&m->files[i]->t);
 			free(m->files[i]);
 			pg_budget_release(&m->bud, sizeof *m->files[i]);
 		}

@@ -164,31 +164,43 @@ static int img_reserve(struct pg_xfer *x, size_t need)
 	return 0;
 }
 
-/* Move slices at img_slices, img_slices+1 ... into the image while present. */
+/* Append slice s's bytes p[0..n) to the image and the streaming hash. */
+static int img_append(struct pg_xfer *x, struct pg_xslice *s, const uint8_t *p, size_t n)
+{
+	if (img_reserve(x, x->img_len + n) != 0)
+		return -1;
+	if (n)
+		memcpy(x->img + x->img_len, p, n);
+	if (!x->h && !x->h_dirty && !(x->h = pg_sha256_new()))
+		x->h_dirty = 1;
+	if (x->h && !x->h_dirty)
+		pg_sha256_update(x->h, x->img + x->img_len, n);
+	s->off = x->img_len;
+	s->in_img = 1;
+	x->img_len += n;
+	x->img_slices++;
+	return 0;
+}
+
+/* Move held slices at img_slices, img_slices+1 ... into the image while
+ * present (a slice already there only advances the count). */
 static int img_pull(struct pg_xfer *x)
 {
 	while (x->img_slices < x->n && x->sl[x->img_slices].present) {
 		struct pg_xslice *s = &x->sl[x->img_slices];
-		if (!s->in_img) {
-			if (img_reserve(x, x->img_len + s->len) != 0)
-				return -1;
-			if (s->len)
-				memcpy(x->img + x->img_len, s->data, s->len);
-			if (!x->h && !x->h_dirty && !(x->h = pg_sha256_new()))
-				x->h_dirty = 1;
-			if (x->h && !x->h_dirty)
-				pg_sha256_update(x->h, x->img + x->img_len, s->len);
-			s->off = x->img_len;
-			x->img_len += s->len;
-			s->in_img = 1;
-			if (s->data) {
-				free(s->data);
-				pg_budget_release(x->bud, held_sz(s->len));
-				s->data = NULL;
-				x->nheld--;
-			}
+		if (s->in_img) {
+			x->img_slices++;
+			continue;
 		}
-		x->img_slices++;
+		uint8_t *held = s->data;
+		if (img_append(x, s, held, s->len) != 0)
+			return -1;
+		if (held) {
+			free(held);
+			pg_budget_release(x->bud, held_sz(s->len));
+			s->data = NULL;
+			x->nheld--;
+		}
 	}
 	return 0;
 }
@@ -257,18 +269,8 @@ enum pg_xput pg_xfer_put(struct pg_xfer *x, size_t index, const uint8_t *p, size
 		x->n = index + 1;
 	if (!x->sparse && index == x->img_slices) {
 		/* in order: straight into the image, no copy of its own */
-		if (img_reserve(x, x->img_len + n) != 0)
+		if (img_append(x, s, p, n) != 0)
 			return give_up(x, PG_XPUT_MEM);
-		if (n)
-			memcpy(x->img + x->img_len, p, n);
-		if (!x->h && !x->h_dirty && !(x->h = pg_sha256_new()))
-			x->h_dirty = 1;
-		if (x->h && !x->h_dirty)
-			pg_sha256_update(x->h, x->img + x->img_len, n);
-		s->off = x->img_len;
-		s->in_img = 1;
-		x->img_len += n;
-		x->img_slices++;
 		if (x->nheld && img_pull(x) != 0)
 			return give_up(x, PG_XPUT_MEM);
 		return PG_XPUT_OK;

@@ -3,7 +3,6 @@
  * table built here byte by byte, every truncation, hostile headers and memos,
  * and the real SIMATIC Manager tables of ../shared/corpus/projects/step7.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +14,7 @@
 #include <cmocka.h>
 
 #include "dbase.h"
+#include "step7_corpus.h"
 
 /* ---- a table and memo file made here ---- */
 
@@ -220,124 +220,63 @@ static void test_hostile(void **state)
 
 /* ---- the real SIMATIC Manager tables ---- */
 
-static uint8_t *slurp(const char *path, size_t *n)
+static void check_table(const struct s7c_table *t, void *ctx)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long sz = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-	*n = fread(b, 1, (size_t)sz, f);
-	fclose(f);
-	return b;
-}
-
-/* One project's offline folders: every SUBBLK table and the blocks in it. */
-static void corpus_project(const char *proj)
-{
-	char dir[4600];
-	snprintf(dir, sizeof dir, "%s/ombstx/offline", proj);
-	DIR *dd = opendir(dir);
-	assert_non_null(dd);
-	struct dirent *de;
-	unsigned tables = 0, blocks = 0, deleted = 0;
-	while ((de = readdir(dd))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char pt[4900], pm[4900];
-		snprintf(pt, sizeof pt, "%s/%s/SUBBLK.DBF", dir, de->d_name);
-		snprintf(pm, sizeof pm, "%s/%s/SUBBLK.DBT", dir, de->d_name);
-		size_t tn = 0, mn = 0;
-		uint8_t *tb = slurp(pt, &tn), *mb = slurp(pm, &mn);
-		if (!tb || !mb) {
-			free(tb);
-			free(mb);
+	unsigned *total = ctx;
+	struct dbf d;
+	struct dbt m;
+	struct pg_err e;
+	assert_int_equal(dbf_open(&d, t->tb, t->tn, &e), 0);
+	assert_int_equal(dbt_open(&m, t->mb, t->mn, &e), 0);
+	assert_false(d.truncated);
+	int ftyp = dbf_field_index(&d, "SUBBLKTYP"), fnum = dbf_field_index(&d, "BLKNUMBER");
+	int fmc5 = dbf_field_index(&d, "MC5CODE"), flen = dbf_field_index(&d, "MC5LEN");
+	int ftot = dbf_field_index(&d, "BLKTOTLEN"), fssb = dbf_field_index(&d, "SSBLEN");
+	int fadd = dbf_field_index(&d, "ADDLEN");
+	assert_true(ftyp >= 0 && fnum >= 0 && fmc5 >= 0 && flen >= 0 && ftot >= 0);
+	assert_true(fssb >= 0 && fadd >= 0);
+	assert_true(dbf_field_index(&d, "TIMESTAMP1") >= 0);
+	unsigned blocks = 0, deleted = 0;
+	for (size_t i = 0; i < d.nrec_avail; i++) {
+		const uint8_t *rec;
+		if (dbf_record(&d, i, &rec) == 0) {
+			deleted++;
 			continue;
 		}
-		struct dbf d;
-		struct dbt m;
-		struct pg_err e;
-		assert_int_equal(dbf_open(&d, tb, tn, &e), 0);
-		assert_int_equal(dbt_open(&m, mb, mn, &e), 0);
-		assert_false(d.truncated);
-		tables++;
-		int ftyp = dbf_field_index(&d, "SUBBLKTYP"), fnum = dbf_field_index(&d, "BLKNUMBER");
-		int fmc5 = dbf_field_index(&d, "MC5CODE"), flen = dbf_field_index(&d, "MC5LEN");
-		int ftot = dbf_field_index(&d, "BLKTOTLEN"), fssb = dbf_field_index(&d, "SSBLEN");
-		int fadd = dbf_field_index(&d, "ADDLEN");
-		assert_true(ftyp >= 0 && fnum >= 0 && fmc5 >= 0 && flen >= 0 && ftot >= 0);
-		assert_true(fssb >= 0 && fadd >= 0);
-		assert_true(dbf_field_index(&d, "TIMESTAMP1") >= 0);
-		for (size_t i = 0; i < d.nrec_avail; i++) {
-			const uint8_t *rec;
-			int r = dbf_record(&d, i, &rec);
-			if (r == 0) {
-				deleted++;
-				continue;
-			}
-			int64_t typ, num, mc5len, tot, ssb, add;
-			if (dbf_num(&d, rec, ftyp, &typ, &e) != 0 ||
-			    (typ != 8 && typ != 10 && typ != 12 && typ != 14))
-				continue;    /* not the downloaded sub-block */
-			assert_int_equal(dbf_num(&d, rec, fnum, &num, &e), 0);
-			assert_int_equal(dbf_num(&d, rec, flen, &mc5len, &e), 0);
-			assert_int_equal(dbf_num(&d, rec, ftot, &tot, &e), 0);
-			assert_int_equal(dbf_num(&d, rec, fssb, &ssb, &e), 0);
-			assert_int_equal(dbf_num(&d, rec, fadd, &add, &e), 0);
-			/* PROTOCOLS.md section 7: BLKTOTLEN-6 = 72 + MC5 + SSB + ADD */
-			assert_int_equal(tot - 6, 72 + mc5len + ssb + add);
-			uint32_t blk;
-			assert_int_equal(dbf_memo_block(&d, rec, fmc5, &blk, &e), 0);
-			if (mc5len) {
-				const uint8_t *p;
-				size_t n;
-				assert_true(blk != 0);
-				assert_int_equal(dbt_memo(&m, blk, &p, &n, &e), 0);
-				assert_true(n >= (size_t)mc5len);
-			}
-			blocks++;
+		int64_t typ, num, mc5len, tot, ssb, add;
+		if (dbf_num(&d, rec, ftyp, &typ, &e) != 0 ||
+		    (typ != 8 && typ != 10 && typ != 12 && typ != 14))
+			continue;    /* not the downloaded sub-block */
+		assert_int_equal(dbf_num(&d, rec, fnum, &num, &e), 0);
+		assert_int_equal(dbf_num(&d, rec, flen, &mc5len, &e), 0);
+		assert_int_equal(dbf_num(&d, rec, ftot, &tot, &e), 0);
+		assert_int_equal(dbf_num(&d, rec, fssb, &ssb, &e), 0);
+		assert_int_equal(dbf_num(&d, rec, fadd, &add, &e), 0);
+		/* PROTOCOLS.md section 7: BLKTOTLEN-6 = 72 + MC5 + SSB + ADD */
+		assert_int_equal(tot - 6, 72 + mc5len + ssb + add);
+		uint32_t blk;
+		assert_int_equal(dbf_memo_block(&d, rec, fmc5, &blk, &e), 0);
+		if (mc5len) {
+			const uint8_t *p;
+			size_t n;
+			assert_true(blk != 0);
+			assert_int_equal(dbt_memo(&m, blk, &p, &n, &e), 0);
+			assert_true(n >= (size_t)mc5len);
 		}
-		free(tb);
-		free(mb);
+		blocks++;
 	}
-	closedir(dd);
-	printf("corpus %s: %u SUBBLK tables, %u downloadable sub-blocks, "
-	       "%u deleted rows\n", strrchr(proj, '/') + 1, tables, blocks, deleted);
-	assert_true(tables >= 1);
+	printf("corpus %s/%s: %u downloadable sub-blocks, %u deleted rows\n", t->project,
+	       t->folder, blocks, deleted);
 	assert_true(blocks >= 1);
+	*total += blocks;
 }
 
 static void test_corpus_subblk(void **state)
 {
 	(void)state;
-	const char *corpus = getenv("PG_CORPUS");
-	char top[4096];
-	snprintf(top, sizeof top, "%s/projects/step7", corpus ? corpus : "/nonexistent");
-	DIR *td = opendir(top);
-	if (!td) {
-		printf("SKIP: %s not found (shared corpus absent)\n", top);
-		skip();
-	}
-	struct dirent *de;
-	unsigned n = 0;
-	while ((de = readdir(td))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char proj[4400];
-		snprintf(proj, sizeof proj, "%s/%s", top, de->d_name);
-		char off[4500];
-		snprintf(off, sizeof off, "%s/ombstx/offline", proj);
-		DIR *od = opendir(off);
-		if (!od)
-			continue;
-		closedir(od);
-		corpus_project(proj);
-		n++;
-	}
-	closedir(td);
-	assert_true(n >= 2);
+	unsigned blocks = 0;
+	assert_true(s7c_each(check_table, &blocks) >= 2);
+	assert_int_equal(blocks, 19);
 }
 
 int main(void)
