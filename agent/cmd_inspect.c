@@ -21,8 +21,40 @@ static void help(FILE *f)
 	      "S7 blocks) with size, SHA-256 and logic fingerprint, and any file that could\n"
 	      "not be parsed.  --json prints the components in the manifest's subject layout.\n"
 	      "--extract DIR writes every S7 block rebuilt from a STEP 7 V5 project's offline\n"
-	      "tables as DIR/<folder>/<block>.mc7, to compare with `sniff --extract`.\n"
+	      "tables as DIR/<program>/<block>.mc7, to compare with `sniff --extract`.\n"
 	      "Exit: 0 inspected, 1 some content could not be parsed, 64 usage, 74 I/O.\n", f);
+}
+
+static const char *astr(const struct pg_component *x, const char *k)
+{
+	const char *v = json_string_value(json_object_get(x->ann, k));
+	return v && *v ? v : "-";
+}
+
+static long long anum(const struct pg_component *x, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(x->ann, k));
+}
+
+/* An S7 block's header and footer, under its component line. */
+static void block_details(const struct pg_component *x)
+{
+	printf("      %s %lld, %s%s; author %s, family %s, name %s, version %s\n",
+	       astr(x, "block_type"), anum(x, "block_number"), astr(x, "language"),
+	       json_is_true(json_object_get(x->ann, "know_how_protected"))
+		       ? ", know-how protected" : "",
+	       astr(x, "author"), astr(x, "family"), astr(x, "block_name"), astr(x, "version"));
+	printf("      code %s, interface %s\n", astr(x, "code_timestamp"),
+	       astr(x, "interface_timestamp"));
+	printf("      lengths: load %llu, MC7 code %lld, interface %lld, segment table %lld, "
+	       "local data %lld\n", (unsigned long long)x->size, anum(x, "mc7_code_length"),
+	       anum(x, "interface_length"), anum(x, "segment_table_length"),
+	       anum(x, "local_data_length"));
+	printf("      sha256 code %.16s, interface %.16s; checksum 0x%04llX\n",
+	       astr(x, "code_sha256"), astr(x, "interface_sha256"), anum(x, "checksum"));
+	const char *t = json_string_value(json_object_get(x->ann, "table"));
+	if (t)
+		printf("      from %s row %lld\n", t, anum(x, "row"));
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -135,6 +167,8 @@ int cmd_inspect(int argc, char **argv)
 			if (json_is_true(json_object_get(x->ann, "know_how_protected")))
 				printf(" [know-how protected]");
 			printf("\n");
+			if (strcmp(x->kind, "s7-block") == 0)
+				block_details(x);
 		}
 		for (size_t i = 0; i < s.n_msgs; i++)
 			printf("  %-8s %s\n", s.msgs[i].io ? "error" : "problem", s.msgs[i].text);

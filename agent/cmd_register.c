@@ -161,7 +161,7 @@ int cmd_register(int argc, char **argv)
 	size_t fatal = s.n_io_errors + (lenient ? 0 : s.n_parse_errors);
 	for (size_t i = 0; i < s.n_msgs; i++)
 		fprintf(stderr, "plcguard register: %s: %s%s\n", s.root, s.msgs[i].text,
-			!s.msgs[i].io && lenient ? " (registered as a plain file: --lenient)" : "");
+			!s.msgs[i].io && lenient ? " (--lenient: registered without it)" : "");
 	if (fatal) {
 		fprintf(stderr, "plcguard register: %zu problem(s) above: nothing registered%s\n", fatal,
 			s.n_parse_errors && !lenient ? " (--lenient records unparseable files as plain files)" : "");

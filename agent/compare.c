@@ -26,8 +26,11 @@ char *pg_component_label(const struct pg_component *c)
 	if (strcmp(k, "configuration") == 0 || strcmp(k, "resource") == 0 ||
 	    strcmp(k, "task") == 0)
 		return xasprintf("%s %s", k, item_of(c));
-	if (strcmp(k, "s7-block") == 0)
-		return xasprintf("%s", item_of(c));
+	if (strcmp(k, "s7-block") == 0) {
+		/* a STEP 7 project's block is named by its program: "S7 Program(1)/OB1" */
+		const char *src = json_string_value(json_object_get(c->ann, "source"));
+		return xstrdup(src && strcmp(src, "step7-offline") == 0 ? c->name : item_of(c));
+	}
 	if (strcmp(k, "zip-entry") == 0)
 		return xasprintf("archive entry %s", c->name);
 	if (strcmp(k, "link") == 0)
@@ -60,12 +63,15 @@ static int ann_differs(const struct pg_component *a, const struct pg_component *
 static char *describe_block(const struct pg_component *a, const struct pg_component *b,
 			    int *logic)
 {
-	const char *id = item_of(b);
+	char *id = pg_component_label(b), *out;
 	if (a->has_fp && b->has_fp && memcmp(a->fp, b->fp, 32) == 0) {
 		*logic = 0;
 		if (!ann_differs(a, b, "strict_sha256"))
-			return xasprintf("%s changed: checksum only (logic unchanged)", id);
-		return xasprintf("%s changed: timestamps or header attributes only (logic unchanged)", id);
+			out = xasprintf("%s changed: checksum only (logic unchanged)", id);
+		else
+			out = xasprintf("%s changed: timestamps or header attributes only (logic unchanged)", id);
+		free(id);
+		return out;
 	}
 	*logic = 1;
 	char parts[128] = "";
@@ -79,7 +85,9 @@ static char *describe_block(const struct pg_component *a, const struct pg_compon
 	}
 	if (!parts[0])
 		snprintf(parts, sizeof parts, "block header: type, language, lengths or protection");
-	return xasprintf("%s logic changed (%s)", id, parts);
+	out = xasprintf("%s logic changed (%s)", id, parts);
+	free(id);
+	return out;
 }
 
 static char *describe(const struct pg_component *a, const struct pg_component *b,

@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -180,12 +181,19 @@ static void s7_time(const uint8_t ts[6], char *buf, size_t n)
 void pg_scan_add_mc7(const char *prefix, const struct mc7_block *b,
 		     struct pg_complist *out)
 {
-	char id[16], name_buf[32];
+	char id[16];
 	mc7_block_id(b->type, b->number, id, sizeof id);
-	snprintf(name_buf, sizeof name_buf, "#s7/%s", id);
-	char *name = xasprintf("%s%s", prefix, name_buf);
-	struct pg_component *c = pg_complist_add(out, name, "s7-block");
+	char *name = xasprintf("%s#s7/%s", prefix, id);
+	pg_scan_add_mc7_as(name, b, out);
 	free(name);
+}
+
+struct pg_component *pg_scan_add_mc7_as(const char *name, const struct mc7_block *b,
+					struct pg_complist *out)
+{
+	char id[16];
+	mc7_block_id(b->type, b->number, id, sizeof id);
+	struct pg_component *c = pg_complist_add(out, name, "s7-block");
 	c->size = b->load_len;
 	c->has_sha = 1;
 	memcpy(c->sha256, b->sha256, 32);
@@ -212,6 +220,13 @@ void pg_scan_add_mc7(const char *prefix, const struct mc7_block *b,
 	json_object_set_new(a, "author", json_string(b->author));
 	json_object_set_new(a, "family", json_string(b->family));
 	json_object_set_new(a, "block_name", json_string(b->name));
+	snprintf(t, sizeof t, "%u.%u", b->hdr_version >> 4, b->hdr_version & 15u);
+	json_object_set_new(a, "version", json_string(t));
+	json_object_set_new(a, "interface_length", json_integer(b->iface_len));
+	json_object_set_new(a, "segment_table_length", json_integer(b->segtab_len));
+	json_object_set_new(a, "local_data_length", json_integer(b->local_len));
+	json_object_set_new(a, "checksum", json_integer(b->checksum));
+	return c;
 }
 
 static void add_plcopen(const char *prefix, const struct plc_doc *d,
@@ -749,7 +764,7 @@ static const char *folder_format(const struct pg_scan *s)
 		if (!slash && dot && (strncmp(dot, ".ap", 3) == 0 || strncmp(dot, ".als", 4) == 0) &&
 		    dot[3] >= '0' && dot[3] <= '9')
 			tia = 1;
-		if (!slash && dot && strcmp(dot, ".s7p") == 0)
+		if (!slash && dot && strcasecmp(dot, ".s7p") == 0)
 			step7 = 1;
 	}
 	if (beremiz && plcxml)

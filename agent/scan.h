@@ -7,6 +7,8 @@
  *   "proj.zap16!System/PEData.plf"           an entry of a ZIP archive
  *   "plc.xml#pou/PumpControl"                a POU inside PLCopen XML
  *   "blocks/OB1.mc7#s7/OB1"                  the S7 block held in a file
+ *   "S7 Program(1)/OB1"                      a block of a STEP 7 V5 project's
+ *                                            S7 program (agent/step7.c)
  * Files are read through the open descriptor, compared by fstat before and
  * after (a file that changes while it is hashed is an error, not a hash), and
  * recognised by content, never by name.  Parsing happens in parsers/.
@@ -93,9 +95,12 @@ const char *pg_scan_blob(const char *prefix, const uint8_t *data, size_t len,
 struct mc7_block;
 void pg_scan_add_mc7(const char *prefix, const struct mc7_block *b,
 		     struct pg_complist *out);
+/* The same under a full component name (STEP 7: "S7 Program(1)/OB1"). */
+struct pg_component *pg_scan_add_mc7_as(const char *name, const struct mc7_block *b,
+					struct pg_complist *out);
 void pg_scan_step7(struct pg_scan *s);
 /* inspect --extract: every rebuilt block of a STEP 7 scan written as
- * DIR/<offline folder>/<block>.mc7 (the bytes the sniffer would see).
+ * DIR/<program>/<block>.mc7 (the bytes the sniffer would see).
  * 0 ok, -1 when something could not be written (said on stderr). */
 int pg_step7_extract(struct pg_scan *s, const char *dir, unsigned *written);
 

@@ -2,16 +2,29 @@
  * step7.c - a SIMATIC Manager (STEP 7 V5) project folder's blocks as
  * baseline components (agent/scan.h: pg_scan_step7).
  *
- * After the folder walk has hashed every file, each offline block folder
- * (ombstx/offline/<folder>/SUBBLK.DBF with its SUBBLK.DBT) is read again,
- * checked against the hashes just taken (a table that changed in between is
- * a problem, never a component), and every downloadable sub-block is rebuilt
- * as its download image (parsers/s7v5.c) and parsed by mc7_parse(): the
- * component "ombstx/offline/<folder>/SUBBLK.DBF#s7/OB1" then carries the same
- * sha256 and logic fingerprint as the block SIMATIC Manager sends to the PLC,
- * so `sniff` matches a download to the signed project.  The raw files stay
- * file components with their strict hashes.  Deleted rows are skipped; a row
- * whose lengths disagree is a named problem for that block.
+ * After the folder walk has hashed every file, the project's structure is
+ * read again from those files (../shared/docs/PROTOCOLS.md section 7), each
+ * table checked against the hash just taken (a table that changed in between
+ * is a problem, never a component):
+ *   ombstx/offline/BSTCNTOF.DBF        which offline block folders exist
+ *   hrs/S7RESOFF.DBF + hrs/linkhrs.lnk  the S7 program each folder belongs to
+ *   ombstx/offline/<folder>/SUBBLK.DBF + SUBBLK.DBT
+ *                                      the compiled blocks: every downloadable
+ *                                      sub-block is rebuilt as its download
+ *                                      image (parsers/s7v5.c) and parsed by
+ *                                      mc7_parse()
+ *   ombstx/offline/<folder>/BAUSTEIN.DBF
+ *                                      the blocks the project lists: a block
+ *                                      it lists without compiled code, or
+ *                                      compiled code it does not list, is a
+ *                                      named problem
+ * Each block becomes the component "<program>/<block>" ("S7 Program(1)/OB1")
+ * with the same sha256 and logic fingerprint as the block SIMATIC Manager
+ * sends to the PLC, so `sniff` matches a download to the signed project.  A
+ * folder no program claims is named by its path ("ombstx/offline/00000003").
+ * The raw files stay file components with their strict hashes.  Deleted rows
+ * are skipped; a row whose lengths disagree, two different compiled copies of
+ * one block, a folder BSTCNTOF.DBF does not list: each is a named problem.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,10 +44,44 @@
 
 #define PG_STEP7_TABLE_MAX (256u << 20)   /* one offline table or memo file */
 
-static void msg(struct pg_scan *s, int io, const char *fmt, ...)
+struct fold {                 /* one offline block folder */
+	char *dir;            /* "ombstx/offline/00000001/" as the project spells it */
+	int64_t id;           /* the folder name read as hex, -1 when it is not */
+	const struct pg_component *sub, *memo, *bau;
+	int listed;           /* a live row of BSTCNTOF.DBF names it */
+	char *program;        /* its S7 program's name, NULL when none claims it */
+	int64_t program_id;
+	char *label;          /* component name prefix */
+};
+
+struct rblock {               /* one rebuilt block */
+	struct fold *f;
+	size_t row;           /* 1-based row of SUBBLK.DBF */
+	int64_t objid;        /* OBJECTID: its BAUSTEIN.DBF row, -1 blank */
+	int orphan;           /* BAUSTEIN.DBF does not list it as this block */
+	int drop;             /* not registered (a problem says why) */
+	uint8_t *img;
+	size_t n;
+	struct mc7_block b;
+	char id[16];
+};
+
+struct ctx {
+	struct pg_scan *s;
+	int quiet;            /* inspect --extract: problems were said by the scan */
+	struct fold *fv;
+	size_t nf;
+	struct rblock *bv;
+	size_t nb;
+};
+
+static void msg(struct ctx *x, int io, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static void msg(struct pg_scan *s, int io, const char *fmt, ...)
+static void msg(struct ctx *x, int io, const char *fmt, ...)
 {
+	if (x->quiet)
+		return;
+	struct pg_scan *s = x->s;
 	va_list ap;
 	va_start(ap, fmt);
 	char buf[1024];
@@ -50,57 +97,254 @@ static void msg(struct pg_scan *s, int io, const char *fmt, ...)
 		s->n_parse_errors++;
 }
 
+/* A file component by its path, case-insensitively (SIMATIC Manager's case
+ * varies between projects). */
+static const struct pg_component *find_ci(const struct pg_scan *s, const char *name)
+{
+	for (size_t i = 0; i < s->comps.n; i++)
+		if (strcmp(s->comps.v[i].kind, "file") == 0 &&
+		    strcasecmp(s->comps.v[i].name, name) == 0)
+			return &s->comps.v[i];
+	return NULL;
+}
+
 /* The bytes of component c, read again and proved equal to its hash. */
-static uint8_t *reread(struct pg_scan *s, const struct pg_component *c, size_t *n)
+static uint8_t *reread(struct ctx *x, const struct pg_component *c, size_t *n)
 {
 	if (!c->has_sha)
 		return NULL;
-	char *path = xasprintf("%s/%s", s->root, c->name);
+	char *path = xasprintf("%s/%s", x->s->root, c->name);
 	char err[512];
 	uint8_t *b = NULL;
 	int rc = pg_read_file(path, PG_STEP7_TABLE_MAX, &b, n, err, sizeof err);
 	free(path);
 	if (rc != 0) {
-		msg(s, 1, "%s", err);
+		msg(x, 1, "%s", err);
 		return NULL;
 	}
 	uint8_t sha[32];
 	pg_sha256(b, *n, sha);
 	if (*n != c->size || memcmp(sha, c->sha256, 32) != 0) {
-		msg(s, 1, "%s: changed while the project was scanned", c->name);
+		msg(x, 1, "%s: changed while the project was scanned", c->name);
 		free(b);
 		return NULL;
 	}
 	return b;
 }
 
-/* What to do with each rebuilt block. */
-typedef void (*block_fn)(void *ctx, const char *table, const uint8_t *img, size_t n,
-			 const struct mc7_block *b);
-
-static void table(struct pg_scan *s, const struct pg_component *tc,
-		  const struct pg_component *mc, block_fn fn, void *ctx)
+/* A table component read again and opened: its buffer (free it), or NULL. */
+static uint8_t *open_table(struct ctx *x, const struct pg_component *c, struct dbf *d)
 {
-	size_t tn = 0, mn = 0;
-	uint8_t *tb = reread(s, tc, &tn), *mb = tb ? reread(s, mc, &mn) : NULL;
+	size_t n = 0;
+	uint8_t *b = reread(x, c, &n);
+	struct pg_err e;
+	char eb[400];
+	if (b && dbf_open(d, b, n, &e) != 0) {
+		msg(x, 0, "%s: %s", c->name, pg_err_str(&e, eb, sizeof eb));
+		free(b);
+		return NULL;
+	}
+	if (b && d->truncated)
+		msg(x, 0, "%s: %u records declared, %zu present", c->name, d->nrec, d->nrec_avail);
+	return b;
+}
+
+/* "ombstx/offline/<folder>/" + file, case-insensitively: the length of the
+ * folder prefix (with its '/'), or 0. */
+static size_t offline_dir(const char *name, const char *file)
+{
+	if (strncasecmp(name, "ombstx/offline/", 15) != 0)
+		return 0;
+	const char *f = strchr(name + 15, '/');
+	if (!f || f == name + 15 || strchr(f + 1, '/') || strcasecmp(f + 1, file) != 0)
+		return 0;
+	return (size_t)(f - name) + 1;
+}
+
+static const struct pg_component *in_dir(const struct pg_scan *s, const char *dir,
+					 const char *file)
+{
+	size_t dl = strlen(dir);
+	for (size_t k = 0; k < s->comps.n; k++) {
+		const struct pg_component *c = &s->comps.v[k];
+		if (strcmp(c->kind, "file") == 0 && strncmp(c->name, dir, dl) == 0 &&
+		    strcasecmp(c->name + dl, file) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static int64_t hex_id(const char *seg, size_t n)
+{
+	if (n == 0 || n > 8)
+		return -1;
+	int64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = seg[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* 1. the folders that hold a SUBBLK table */
+static void find_folders(struct ctx *x)
+{
+	struct pg_scan *s = x->s;
+	for (size_t i = 0; i < s->comps.n; i++) {
+		const struct pg_component *c = &s->comps.v[i];
+		size_t dl;
+		if (strcmp(c->kind, "file") != 0 || !(dl = offline_dir(c->name, "SUBBLK.DBF")))
+			continue;
+		x->fv = xrealloc(x->fv, (x->nf + 1) * sizeof *x->fv);
+		struct fold *f = &x->fv[x->nf++];
+		memset(f, 0, sizeof *f);
+		f->dir = xasprintf("%.*s", (int)dl, c->name);
+		f->id = hex_id(f->dir + 15, dl - 16);
+		f->sub = c;
+		f->memo = in_dir(s, f->dir, "SUBBLK.DBT");
+		f->bau = in_dir(s, f->dir, "BAUSTEIN.DBF");
+	}
+}
+
+static struct fold *fold_by_id(struct ctx *x, int64_t id)
+{
+	for (size_t i = 0; i < x->nf; i++)
+		if (x->fv[i].id == id)
+			return &x->fv[i];
+	return NULL;
+}
+
+/* 2. ombstx/offline/BSTCNTOF.DBF: which folders the project has */
+static void read_bstcntof(struct ctx *x)
+{
+	static const char name[] = "ombstx/offline/BSTCNTOF.DBF";
+	const struct pg_component *c = find_ci(x->s, name);
+	if (!c) {
+		if (x->nf)
+			msg(x, 0, "%s is missing: the block folders cannot be told from leftovers",
+			    name);
+		return;
+	}
+	struct dbf d;
+	uint8_t *b = open_table(x, c, &d);
+	if (!b)
+		return;
+	struct s7v5_folder *v;
+	size_t n;
+	struct pg_err e;
+	char eb[400];
+	if (s7v5_folders(&d, &v, &n, &e) != 0) {
+		msg(x, 0, "%s: %s", c->name, pg_err_str(&e, eb, sizeof eb));
+		free(b);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct fold *f = fold_by_id(x, v[i].id);
+		if (f)
+			f->listed = 1;
+		else if (v[i].nblocks != 0)
+			msg(x, 0, "%s: row %zu lists block folder ombstx/offline/%08X/ with %lld "
+				  "blocks, and that folder has no SUBBLK.DBF", c->name, v[i].row,
+			    (unsigned)v[i].id, (long long)v[i].nblocks);
+	}
+	for (size_t i = 0; i < x->nf; i++)
+		if (!x->fv[i].listed)
+			msg(x, 0, "%sSUBBLK.DBF: this block folder is not listed in %s (a leftover "
+				  "or planted folder); its blocks are named by the folder",
+			    x->fv[i].dir, c->name);
+	free(v);
+	free(b);
+}
+
+/* 3. hrs/: the S7 program each folder belongs to, where it can be read */
+static void read_programs(struct ctx *x)
+{
+	const struct pg_component *rc = find_ci(x->s, "hrs/S7RESOFF.DBF"),
+				  *lc = find_ci(x->s, "hrs/linkhrs.lnk");
+	if (!rc || !lc)
+		return;
+	struct dbf d;
+	size_t ln = 0;
+	uint8_t *b = open_table(x, rc, &d), *l = b ? reread(x, lc, &ln) : NULL;
+	struct s7v5_program *v = NULL;
+	size_t n = 0;
+	struct pg_err e;
+	char eb[400];
+	if (!l)
+		goto out;
+	if (s7v5_programs(&d, l, ln, &v, &n, &e) != 0) {
+		msg(x, 0, "%s: %s", rc->name, pg_err_str(&e, eb, sizeof eb));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct fold *f = v[i].folder >= 0 ? fold_by_id(x, v[i].folder) : NULL;
+		if (!f)
+			continue;
+		if (f->program) {
+			msg(x, 0, "%s: S7 programs \"%s\" and \"%s\" both claim block folder %s",
+			    lc->name, f->program, v[i].name, f->dir);
+			continue;
+		}
+		f->program = v[i].name[0] ? xstrdup(v[i].name)
+					  : xasprintf("S7 program %lld", (long long)v[i].id);
+		f->program_id = v[i].id;
+	}
+out:
+	free(v);
+	free(l);
+	free(b);
+}
+
+/* 4. component name prefixes, unique */
+static void label_folders(struct ctx *x)
+{
+	for (size_t i = 0; i < x->nf; i++) {
+		struct fold *f = &x->fv[i];
+		f->label = f->program ? xstrdup(f->program)
+				      : xasprintf("%.*s", (int)(strlen(f->dir) - 1), f->dir);
+	}
+	for (size_t i = 0; i < x->nf; i++) {
+		int dup = 0;
+		for (size_t j = 0; j < x->nf; j++)
+			dup |= j != i && strcmp(x->fv[i].label, x->fv[j].label) == 0;
+		if (dup && x->fv[i].program) {
+			struct fold *f = &x->fv[i];
+			char *l = xasprintf("%s [%.*s]", f->label, (int)(strlen(f->dir) - 16),
+					    f->dir + 15);
+			free(f->label);
+			f->label = l;
+		}
+	}
+}
+
+/* 5. the compiled blocks of one folder */
+static void read_blocks(struct ctx *x, struct fold *f)
+{
+	if (!f->memo) {
+		msg(x, 0, "%s: its memo file SUBBLK.DBT is missing", f->sub->name);
+		return;
+	}
 	struct dbf d;
 	struct dbt m;
 	struct s7v5_cols cols;
 	struct pg_err e;
 	char eb[400];
-	if (!tb || !mb)
+	size_t mn = 0;
+	uint8_t *tb = open_table(x, f->sub, &d), *mb = tb ? reread(x, f->memo, &mn) : NULL;
+	if (!mb)
 		goto out;
-	if (dbf_open(&d, tb, tn, &e) != 0 || s7v5_cols(&d, &cols, &e) != 0) {
-		msg(s, 0, "%s: %s", tc->name, pg_err_str(&e, eb, sizeof eb));
+	if (s7v5_cols(&d, &cols, &e) != 0) {
+		msg(x, 0, "%s: %s", f->sub->name, pg_err_str(&e, eb, sizeof eb));
 		goto out;
 	}
 	if (dbt_open(&m, mb, mn, &e) != 0) {
-		msg(s, 0, "%s: %s", mc->name, pg_err_str(&e, eb, sizeof eb));
+		msg(x, 0, "%s: %s", f->memo->name, pg_err_str(&e, eb, sizeof eb));
 		goto out;
 	}
-	if (d.truncated)
-		msg(s, 0, "%s: %u records declared, %zu present", tc->name, d.nrec,
-		    d.nrec_avail);
 	for (size_t i = 0; i < d.nrec_avail; i++) {
 		const uint8_t *rec;
 		uint8_t type;
@@ -111,73 +355,197 @@ static void table(struct pg_scan *s, const struct pg_component *tc,
 		mc7_block_id(type, number, id, sizeof id);
 		uint8_t *img = NULL;
 		size_t n = 0;
-		if (s7v5_image(&d, &m, &cols, rec, PG_MC7_MAX_BLOCK, &img, &n, &e) != 0) {
-			msg(s, 0, "%s: %s (row %zu): %s", tc->name, id, i + 1,
-			    pg_err_str(&e, eb, sizeof eb));
-			continue;
-		}
 		struct mc7_block b;
-		if (mc7_parse(img, n, &b, &e) != 0) {
-			msg(s, 0, "%s: %s (row %zu) does not rebuild as a block: %s", tc->name, id,
-			    i + 1, pg_err_str(&e, eb, sizeof eb));
+		int failed = 0;
+		if (s7v5_image(&d, &m, &cols, rec, PG_MC7_MAX_BLOCK, &img, &n, &e) != 0) {
+			msg(x, 0, "%s: %s (row %zu): %s", f->sub->name, id, i + 1,
+			    pg_err_str(&e, eb, sizeof eb));
+			failed = 1;
+		} else if (mc7_parse(img, n, &b, &e) != 0) {
+			msg(x, 0, "%s: %s (row %zu) does not rebuild as a block: %s", f->sub->name,
+			    id, i + 1, pg_err_str(&e, eb, sizeof eb));
 			free(img);
-			continue;
+			img = NULL;
+			failed = 1;
 		}
-		fn(ctx, tc->name, img, n, &b);
-		free(img);
+		int64_t objid;
+		if (dbf_num(&d, rec, cols.objid, &objid, &e) != 0)
+			objid = -1;
+		/* a row that failed is kept (dropped) so that BAUSTEIN.DBF's
+		 * check does not name its block a second time */
+		x->bv = xrealloc(x->bv, (x->nb + 1) * sizeof *x->bv);
+		struct rblock *r = &x->bv[x->nb++];
+		memset(r, 0, sizeof *r);
+		r->f = f;
+		r->row = i + 1;
+		r->objid = objid;
+		r->drop = failed;
+		r->img = img;
+		r->n = failed ? 0 : n;
+		if (!failed)
+			r->b = b;
+		r->b.type = type;
+		r->b.number = number;
+		memcpy(r->id, id, sizeof r->id);
 	}
 out:
 	free(tb);
 	free(mb);
 }
 
-/* "ombstx/offline/<folder>/" + name, case-insensitively. */
-static int is_offline(const char *name, const char *file)
+/* 6. BAUSTEIN.DBF: the blocks the project lists, against those compiled */
+static void check_listed(struct ctx *x, struct fold *f, size_t from, size_t to)
 {
-	if (strncasecmp(name, "ombstx/offline/", 15) != 0)
-		return 0;
-	const char *f = strchr(name + 15, '/');
-	return f && f > name + 15 && strchr(f + 1, '/') == NULL && strcasecmp(f + 1, file) == 0;
-}
-
-static void add_block(void *ctx, const char *tname, const uint8_t *img, size_t n,
-		      const struct mc7_block *b)
-{
-	struct pg_complist *add = ctx;
-	(void)img;
-	(void)n;
-	pg_scan_add_mc7(tname, b, add);
-	struct pg_component *c = &add->v[add->n - 1];
-	json_object_set_new(c->ann, "source", json_string("step7-offline"));
-}
-
-/* Every offline table of the scan, each rebuilt block handed to fn. */
-static void each_table(struct pg_scan *s, block_fn fn, void *ctx)
-{
-	for (size_t i = 0; i < s->comps.n; i++) {
-		const struct pg_component *tc = &s->comps.v[i];
-		if (strcmp(tc->kind, "file") != 0 || !is_offline(tc->name, "SUBBLK.DBF"))
-			continue;
-		const struct pg_component *mc = NULL;
-		size_t dl = (size_t)(strrchr(tc->name, '/') - tc->name) + 1;
-		for (size_t k = 0; k < s->comps.n && !mc; k++) {
-			const struct pg_component *x = &s->comps.v[k];
-			if (strcmp(x->kind, "file") == 0 && strncmp(x->name, tc->name, dl) == 0 &&
-			    strcasecmp(x->name + dl, "SUBBLK.DBT") == 0)
-				mc = x;
-		}
-		if (!mc) {
-			msg(s, 0, "%s: its memo file SUBBLK.DBT is missing", tc->name);
-			continue;
-		}
-		table(s, tc, mc, fn, ctx);
+	if (!f->bau)
+		return;
+	struct dbf d;
+	uint8_t *b = open_table(x, f->bau, &d);
+	if (!b)
+		return;
+	struct s7v5_object *v;
+	size_t n;
+	struct pg_err e;
+	char eb[400];
+	if (s7v5_objects(&d, &v, &n, &e) != 0) {
+		msg(x, 0, "%s: %s", f->bau->name, pg_err_str(&e, eb, sizeof eb));
+		free(b);
+		return;
 	}
+	for (size_t i = from; i < to; i++) {
+		struct rblock *r = &x->bv[i];
+		const struct s7v5_object *o = NULL;
+		for (size_t k = 0; k < n && !o; k++)
+			if (v[k].id == r->objid)
+				o = &v[k];
+		if (!o) {
+			r->orphan = 1;
+			msg(x, 0, "%s: %s (row %zu) belongs to object %lld, which %s does not list",
+			    f->sub->name, r->id, r->row, (long long)r->objid, f->bau->name);
+		} else if (o->type != r->b.type || o->number != r->b.number) {
+			char oid[16];
+			r->orphan = 1;
+			msg(x, 0, "%s: %s (row %zu) belongs to object %lld, which %s row %zu says is %s",
+			    f->sub->name, r->id, r->row, (long long)r->objid, f->bau->name, o->row,
+			    mc7_block_id(o->type, o->number, oid, sizeof oid));
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		/* SFCs and SFBs live in the CPU: a project may list one (its
+		 * interface) without code to download */
+		if (v[k].type == 0x0D || v[k].type == 0x0F)
+			continue;
+		int found = 0;
+		for (size_t i = from; i < to && !found; i++)
+			found = x->bv[i].objid == v[k].id && !x->bv[i].orphan;
+		if (!found) {
+			char oid[16];
+			msg(x, 0, "%s/%s: listed in %s (row %zu), but %s holds no compiled block for it",
+			    f->label, mc7_block_id(v[k].type, v[k].number, oid, sizeof oid),
+			    f->bau->name, v[k].row, f->sub->name);
+		}
+	}
+	free(v);
+	free(b);
+}
+
+/* 7. one block per name: listed copies before unlisted ones; copies with the
+ * same bytes are one block; different copies are a problem, and none of
+ * them is registered (which one SIMATIC Manager would send is unknown) */
+static void resolve_copies(struct ctx *x, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		struct rblock *r = &x->bv[i];
+		if (r->drop)
+			continue;
+		size_t copies = 0, listed = 0;
+		for (size_t j = i; j < to; j++)
+			if (!x->bv[j].drop && x->bv[j].b.type == r->b.type &&
+			    x->bv[j].b.number == r->b.number) {
+				copies++;
+				listed += !x->bv[j].orphan;
+			}
+		if (copies < 2)
+			continue;
+		struct rblock *keep = NULL;
+		int differ = 0;
+		for (size_t j = i; j < to; j++) {
+			struct rblock *c = &x->bv[j];
+			if (c->drop || c->b.type != r->b.type || c->b.number != r->b.number)
+				continue;
+			if (listed && c->orphan) {
+				c->drop = 1;
+				continue;
+			}
+			if (!keep) {
+				keep = c;
+				continue;
+			}
+			int d = c->n != keep->n || memcmp(c->img, keep->img, c->n) != 0;
+			if (d && !differ)
+				msg(x, 0, "%s/%s: different compiled copies in %s rows %zu and %zu: "
+					  "none is registered", r->f->label, r->id, r->f->sub->name,
+				    keep->row, c->row);
+			differ |= d;
+			c->drop = 1;
+		}
+		if (differ)
+			keep->drop = 1;
+	}
+}
+
+static void resolve(struct ctx *x)
+{
+	find_folders(x);
+	read_bstcntof(x);
+	read_programs(x);
+	label_folders(x);
+	for (size_t i = 0; i < x->nf; i++) {
+		size_t from = x->nb;
+		read_blocks(x, &x->fv[i]);
+		check_listed(x, &x->fv[i], from, x->nb);
+		resolve_copies(x, from, x->nb);
+	}
+}
+
+static void ctx_free(struct ctx *x)
+{
+	for (size_t i = 0; i < x->nf; i++) {
+		free(x->fv[i].dir);
+		free(x->fv[i].program);
+		free(x->fv[i].label);
+	}
+	for (size_t i = 0; i < x->nb; i++)
+		free(x->bv[i].img);
+	free(x->fv);
+	free(x->bv);
 }
 
 void pg_scan_step7(struct pg_scan *s)
 {
+	struct ctx x = { .s = s };
 	struct pg_complist add = { 0 };
-	each_table(s, add_block, &add);
+	resolve(&x);
+	for (size_t i = 0; i < x.nb; i++) {
+		struct rblock *r = &x.bv[i];
+		if (r->drop)
+			continue;
+		char *name = xasprintf("%s/%s", r->f->label, r->id);
+		if (pg_complist_find(&s->comps, name)) {
+			msg(&x, 0, "%s: a file of the project has the name of this block; the "
+				   "block is not registered", name);
+			free(name);
+			continue;
+		}
+		struct pg_component *c = pg_scan_add_mc7_as(name, &r->b, &add);
+		free(name);
+		json_object_set_new(c->ann, "source", json_string("step7-offline"));
+		if (r->f->program) {
+			json_object_set_new(c->ann, "program", json_string(r->f->program));
+			json_object_set_new(c->ann, "program_id", json_integer(r->f->program_id));
+		}
+		json_object_set_new(c->ann, "table", json_string(r->f->sub->name));
+		json_object_set_new(c->ann, "row", json_integer((json_int_t)r->row));
+	}
 	for (size_t i = 0; i < add.n; i++) {
 		struct pg_component *dst = pg_complist_add(&s->comps, add.v[i].name, add.v[i].kind);
 		free(dst->name);
@@ -185,58 +553,59 @@ void pg_scan_step7(struct pg_scan *s)
 	}
 	free(add.v);
 	pg_complist_sort(&s->comps);
+	ctx_free(&x);
 }
 
 /* ---- inspect --extract ---- */
 
-struct extract {
-	const char *dir;
-	unsigned written, failed;
-};
-
-static void write_block(void *ctx, const char *tname, const uint8_t *img, size_t n,
-			const struct mc7_block *b)
+/* A program name as one safe path segment: [0-9A-Za-z ()[]._-] kept, any
+ * other byte '_', never "", "." or "..". */
+static char *fs_segment(const char *label)
 {
-	struct extract *x = ctx;
-	/* ombstx/offline/<folder>/SUBBLK.DBF -> <dir>/<folder>/<block>.mc7; the
-	 * folder name comes from the project: only [0-9A-Za-z] is used */
-	const char *f = tname + 15, *e = strchr(f, '/');
-	char folder[64];
-	size_t k = 0;
-	for (const char *p = f; p < e && k < sizeof folder - 1; p++)
-		if ((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))
-			folder[k++] = *p;
-	folder[k] = '\0';
-	if (!k) {
-		x->failed++;
-		return;
+	char *o = xstrdup(label);
+	for (char *p = o; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= 'a' && *p <= 'z') || strchr(" ()[]._-", *p)))
+			*p = '_';
+	if (o[0] == '.' || o[0] == '\0') {
+		char *t = xasprintf("_%s", o);
+		free(o);
+		o = t;
 	}
-	char id[16];
-	mc7_block_id(b->type, b->number, id, sizeof id);
-	char *sub = xasprintf("%s/%s", x->dir, folder);
-	char *name = xasprintf("%s.mc7", id), err[512] = "";
-	if (mkdir(sub, 0755) != 0 && errno != EEXIST)
-		snprintf(err, sizeof err, "%s: %s", sub, strerror(errno));
-	else if (pg_write_atomic(sub, name, img, n, err, sizeof err) != 0 && !err[0])
-		snprintf(err, sizeof err, "%s/%s: cannot write", sub, name);
-	if (err[0]) {
-		fprintf(stderr, "plcguard inspect: %s\n", err);
-		x->failed++;
-	} else {
-		x->written++;
-	}
-	free(name);
-	free(sub);
+	return o;
 }
 
 int pg_step7_extract(struct pg_scan *s, const char *dir, unsigned *written)
 {
-	struct extract x = { dir, 0, 0 };
+	struct ctx x = { .s = s, .quiet = 1 };
+	unsigned failed = 0;
+	*written = 0;
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		fprintf(stderr, "plcguard inspect: %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	each_table(s, write_block, &x);
-	*written = x.written;
-	return x.failed ? -1 : 0;
+	resolve(&x);
+	for (size_t i = 0; i < x.nb; i++) {
+		struct rblock *r = &x.bv[i];
+		if (r->drop)
+			continue;
+		char *seg = fs_segment(r->f->label);
+		char *sub = xasprintf("%s/%s", dir, seg);
+		char *name = xasprintf("%s.mc7", r->id), err[512] = "";
+		if (mkdir(sub, 0755) != 0 && errno != EEXIST)
+			snprintf(err, sizeof err, "%s: %s", sub, strerror(errno));
+		else if (pg_write_atomic(sub, name, r->img, r->n, err, sizeof err) != 0 && !err[0])
+			snprintf(err, sizeof err, "%s/%s: cannot write", sub, name);
+		if (err[0]) {
+			fprintf(stderr, "plcguard inspect: %s\n", err);
+			failed++;
+		} else {
+			(*written)++;
+		}
+		free(name);
+		free(sub);
+		free(seg);
+	}
+	ctx_free(&x);
+	return failed ? -1 : 0;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cursor.h"
+
 int s7v5_cols(const struct dbf *d, struct s7v5_cols *c, struct pg_err *err)
 {
 	static const char *const names[] = {
@@ -164,5 +166,183 @@ int s7v5_image(const struct dbf *d, const struct dbt *m, const struct s7v5_cols 
 	b[o + 27] = (uint8_t)(ck >> 8);
 	*out = b;
 	*n = len;
+	return 0;
+}
+
+/* ---- project structure ---- */
+
+static int need(const struct dbf *d, const char *table, const char *name, int *fi,
+		struct pg_err *err)
+{
+	*fi = dbf_field_index(d, name);
+	if (*fi < 0)
+		return pg_err_set(err, 32, name, "%s table has no %s field", table, name);
+	return 0;
+}
+
+/* A numeric field of a live row; blank is -1. */
+static int row_num(const struct dbf *d, const uint8_t *rec, int fi, int64_t *v,
+		   struct pg_err *err)
+{
+	int r = dbf_num(d, rec, fi, v, err);
+	if (r < 0)
+		return -1;
+	if (r == 1)
+		*v = -1;
+	return 0;
+}
+
+static void *rows_alloc(const struct dbf *d, size_t each, struct pg_err *err)
+{
+	void *p = calloc(d->nrec_avail ? d->nrec_avail : 1, each);
+	if (!p)
+		pg_err_set(err, PG_NO_OFFSET, "memory", "out of memory (%zu rows)", d->nrec_avail);
+	return p;
+}
+
+int s7v5_folders(const struct dbf *d, struct s7v5_folder **out, size_t *n,
+		 struct pg_err *err)
+{
+	static const char *const anz[] = { "ANZOB", "ANZFB", "ANZFC", "ANZDB", "ANZSFB", "ANZSFC" };
+	int fid, fa[6];
+	*out = NULL;
+	*n = 0;
+	if (need(d, "BSTCNTOF", "ID", &fid, err))
+		return -1;
+	for (int k = 0; k < 6; k++)
+		fa[k] = dbf_field_index(d, anz[k]);
+	struct s7v5_folder *v = rows_alloc(d, sizeof *v, err);
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < d->nrec_avail; i++) {
+		const uint8_t *rec;
+		int64_t id;
+		if (dbf_record(d, i, &rec) != 1)
+			continue;
+		if (row_num(d, rec, fid, &id, err))
+			goto bad;
+		if (id < 0 || id > 0xFFFFFFFFLL) {
+			pg_err_set(err, (size_t)(rec - d->buf) + d->f[fid].off, "ID",
+				   "BSTCNTOF row %zu: folder ID %lld is not a folder number", i + 1,
+				   (long long)id);
+			goto bad;
+		}
+		struct s7v5_folder *f = &v[(*n)++];
+		f->id = (uint32_t)id;
+		f->row = i + 1;
+		f->nblocks = 0;
+		for (int k = 0; k < 6 && f->nblocks >= 0; k++) {
+			int64_t c;
+			if (fa[k] < 0 || dbf_num(d, rec, fa[k], &c, err) != 0 || c < 0)
+				f->nblocks = -1;
+			else
+				f->nblocks += c;
+		}
+	}
+	*out = v;
+	return 0;
+bad:
+	free(v);
+	*n = 0;
+	return -1;
+}
+
+/* Windows-1252 bytes of a C field as a UTF-8 component name part. */
+static void name_utf8(const uint8_t *p, size_t k, char *o, size_t cap)
+{
+	while (k && (p[k - 1] == ' ' || p[k - 1] == 0))
+		k--;
+	size_t w = 0;
+	for (size_t i = 0; i < k && w + 3 < cap; i++) {
+		uint8_t c = p[i];
+		if (c >= 0xA0) {
+			o[w++] = (char)(0xC0 | c >> 6);
+			o[w++] = (char)(0x80 | (c & 0x3F));
+		} else if (c < 0x20 || (c >= 0x7F && c < 0xA0) || c == '/' || c == '\\' ||
+			   c == '#' || c == '!') {
+			o[w++] = '_';
+		} else {
+			o[w++] = (char)c;
+		}
+	}
+	o[w] = '\0';
+}
+
+int s7v5_programs(const struct dbf *d, const uint8_t *lnk, size_t lnk_len,
+		  struct s7v5_program **out, size_t *n, struct pg_err *err)
+{
+	int fid, fname, foff;
+	*out = NULL;
+	*n = 0;
+	if (need(d, "S7RESOFF", "ID", &fid, err) || need(d, "S7RESOFF", "NAME", &fname, err) ||
+	    need(d, "S7RESOFF", "RSRVD4_L", &foff, err))
+		return -1;
+	struct s7v5_program *v = rows_alloc(d, sizeof *v, err);
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < d->nrec_avail; i++) {
+		const uint8_t *rec, *p;
+		size_t k;
+		int64_t id, off;
+		if (dbf_record(d, i, &rec) != 1)
+			continue;
+		if (row_num(d, rec, fid, &id, err) || row_num(d, rec, foff, &off, err)) {
+			free(v);
+			*n = 0;
+			return -1;
+		}
+		struct s7v5_program *g = &v[(*n)++];
+		g->id = id;
+		g->row = i + 1;
+		g->folder = -1;
+		dbf_raw(d, rec, fname, &p, &k);
+		name_utf8(p, k, g->name, sizeof g->name);
+		if (off < 0 || (uint64_t)off > lnk_len || lnk_len - (size_t)off < 512)
+			continue;
+		struct cur c = cur_init_at(lnk + off, 512, (size_t)off);
+		for (size_t j = 0; j + 6 <= 512; j++) {
+			if (cur_peek(&c, j) == 0x01 && cur_peek(&c, j + 1) == 0x60 &&
+			    cur_peek(&c, j + 2) == 0x11 && cur_peek(&c, j + 3) == 0x00) {
+				g->folder = cur_peek(&c, j + 4) | cur_peek(&c, j + 5) << 8;
+				break;
+			}
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+int s7v5_objects(const struct dbf *d, struct s7v5_object **out, size_t *n,
+		 struct pg_err *err)
+{
+	int fid, ftyp, fnum;
+	*out = NULL;
+	*n = 0;
+	if (need(d, "BAUSTEIN", "ID", &fid, err) || need(d, "BAUSTEIN", "TYP", &ftyp, err) ||
+	    need(d, "BAUSTEIN", "NUMMER", &fnum, err))
+		return -1;
+	struct s7v5_object *v = rows_alloc(d, sizeof *v, err);
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < d->nrec_avail; i++) {
+		const uint8_t *rec;
+		int64_t id, t, num;
+		if (dbf_record(d, i, &rec) != 1)
+			continue;
+		if (row_num(d, rec, fid, &id, err) || row_num(d, rec, ftyp, &t, err) ||
+		    row_num(d, rec, fnum, &num, err)) {
+			free(v);
+			*n = 0;
+			return -1;
+		}
+		if (t < 0x08 || t > 0x0F || t == 0x09 || t == 0x0B || num < 0 || num > 65535)
+			continue;   /* UDTs, variable tables, ...: never downloaded */
+		struct s7v5_object *o = &v[(*n)++];
+		o->id = id;
+		o->type = (uint8_t)t;
+		o->number = (uint16_t)num;
+		o->row = i + 1;
+	}
+	*out = v;
 	return 0;
 }

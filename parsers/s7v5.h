@@ -43,4 +43,41 @@ int s7v5_image(const struct dbf *d, const struct dbt *m, const struct s7v5_cols 
 	       const uint8_t *rec, size_t max, uint8_t **out, size_t *n,
 	       struct pg_err *err);
 
+/*
+ * The project's structure (section 7): which offline block folders exist
+ * (ombstx/offline/BSTCNTOF.DBF), which S7 program each belongs to
+ * (hrs/S7RESOFF.DBF + hrs/linkhrs.lnk), and which blocks the project lists
+ * (BAUSTEIN.DBF of a folder).  Each takes an opened table; live rows only.
+ * -1 with err when a required field is missing or a value is not a number.
+ */
+struct s7v5_folder {
+	uint32_t id;        /* the folder is ombstx/offline/%08X/ */
+	int64_t nblocks;    /* ANZOB+ANZFB+ANZFC+ANZDB+ANZSFB+ANZSFC, -1 unknown */
+	size_t row;         /* 1-based */
+};
+int s7v5_folders(const struct dbf *bstcntof, struct s7v5_folder **out, size_t *n,
+		 struct pg_err *err);
+
+struct s7v5_program {
+	int64_t id;
+	char name[80];      /* UTF-8 (the table is Windows-1252); '/', '\\', '#',
+			     * '!' and control characters replaced by '_'; "" blank */
+	int64_t folder;     /* its offline block folder id, -1 when not found */
+	size_t row;         /* 1-based */
+};
+/* lnk: hrs/linkhrs.lnk; a program's 512-byte record starts at its RSRVD4_L
+ * and holds 01 60 11 00 followed by the folder id (u16 LE). */
+int s7v5_programs(const struct dbf *resoff, const uint8_t *lnk, size_t lnk_len,
+		  struct s7v5_program **out, size_t *n, struct pg_err *err);
+
+struct s7v5_object {
+	int64_t id;         /* SUBBLK's OBJECTID refers to it */
+	uint8_t type;       /* wire block type (TYP 8 OB .. 15 SFB) */
+	uint16_t number;
+	size_t row;         /* 1-based */
+};
+/* The downloadable blocks (OB, DB, FC, SFC, FB, SFB) BAUSTEIN.DBF lists. */
+int s7v5_objects(const struct dbf *baustein, struct s7v5_object **out, size_t *n,
+		 struct pg_err *err);
+
 #endif

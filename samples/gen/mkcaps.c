@@ -10,6 +10,8 @@
  * listing it writes next to the captures (FRAMES.txt) is the ground truth.
  *
  * usage: pg-mkcaps --blocks DIR --out DIR --apx FILE [--filtered]
+ *        pg-mkcaps --session OUT.pcap [--alter BLOCK] [--filtered] FILE.mc7...
+ *          (one download session of the given blocks: see session_main)
  *   DIR/{OB1,FC10,FB20,DB1}.mc7 come from pg-mksamples; FILE (the synthetic
  *   UMAS application image, "APX...") is written by this program and then
  *   transferred in the UMAS captures.
@@ -902,7 +904,7 @@ static void s7_download(struct s7 *s, const struct blk *b, const struct dlopt *o
 		snprintf(note, sizeof note,
 			 "S7 Ack_Data 1B %s slice %zu/%zu: block bytes %zu-%zu (%zu)%s", b->id, i + 1,
 			 k, off, off + len - 1, len, more ? " more" : " last");
-		s7_msg(s, ES, 3, r, &p, &d, 0, o->slice_tx[i], note);
+		s7_msg(s, ES, 3, r, &p, &d, 0, i < 8 ? o->slice_tx[i] : 0, note);
 	}
 	p.n = 0;
 	b_put(&p, (const uint8_t[]){ 0x1c, 0x00, (uint8_t)(o->end_err >> 8),
@@ -1860,13 +1862,80 @@ static void cap_mixed(const char *out)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: pg-mkcaps --blocks DIR --out DIR --apx FILE [--filtered]\n");
+	fprintf(stderr, "usage: pg-mkcaps --blocks DIR --out DIR --apx FILE [--filtered]\n"
+			"       pg-mkcaps --session OUT.pcap [--alter BLOCK] [--filtered] FILE.mc7...\n");
 	exit(2);
+}
+
+/*
+ * --session: one SIMATIC Manager session downloading the given blocks, in
+ * the order given, each activated by _INSE (tests build it at test time from
+ * blocks rebuilt out of a STEP 7 project).  --alter BLOCK (e.g. "FC1") flips
+ * one bit of that block's first MC7 code byte, header and checksum left as
+ * they were: code patched after signing.
+ */
+static int session_main(int argc, char **argv)
+{
+	const char *out = NULL, *alter = NULL;
+	int first = 0, altered = 0;
+	for (int i = 1; i < argc && !first; i++) {
+		if (i + 1 < argc && strcmp(argv[i], "--session") == 0)
+			out = argv[++i];
+		else if (i + 1 < argc && strcmp(argv[i], "--alter") == 0)
+			alter = argv[++i];
+		else if (strcmp(argv[i], "--filtered") == 0)
+			g_filtered = 1;
+		else if (argv[i][0] == '-')
+			usage();
+		else
+			first = i;
+	}
+	if (!out || !first)
+		usage();
+	const char *slash = strrchr(out, '/');
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) : 1, slash ? out : ".");
+	struct cap c = { .name = slash ? slash + 1 : out };
+	struct conn k;
+	struct s7 s;
+	conn_s7(&k, &c, 49290, 0, 0);
+	s7_connect(&s, &k, 1);
+	for (int i = first; i < argc; i++) {
+		const char *fs = strrchr(argv[i], '/');
+		char bdir[4096];
+		snprintf(bdir, sizeof bdir, "%.*s", fs ? (int)(fs - argv[i]) : 1, fs ? argv[i] : ".");
+		struct buf f = read_file(bdir, fs ? fs + 1 : argv[i]);
+		struct blk b = { .p = f.p, .n = f.n };
+		blk_fill(&b, argv[i]);
+		static const char *const tn[16] = { [0x08] = "OB", [0x0A] = "DB", [0x0C] = "FC",
+						    [0x0D] = "SFC", [0x0E] = "FB", [0x0F] = "SFB" };
+		char id[16];
+		snprintf(id, sizeof id, "%s%u", b.type < 16 && tn[b.type] ? tn[b.type] : "?",
+			 (unsigned)b.number);
+		b.id = id;
+		if (alter && strcmp(alter, id) == 0) {
+			if (!b.code_len)
+				die("%s: no MC7 code to alter", argv[i]);
+			b.p[36] ^= 0x01;
+			altered = 1;
+		}
+		s7_download(&s, &b, NULL);
+		say_block(&c, &b, "download", altered && strcmp(alter, id) == 0 ? "differs" : "matches");
+		free(f.p);
+	}
+	if (alter && !altered)
+		die("--alter %s: no such block among the files", alter);
+	conn_close(&k);
+	cap_write(&c, dir);
+	b_free(&listing);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	const char *blocks = NULL, *out = NULL, *apx = NULL;
+	if (argc > 1 && strcmp(argv[1], "--session") == 0)
+		return session_main(argc, argv);
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 < argc && strcmp(argv[i], "--blocks") == 0)
 			blocks = argv[++i];

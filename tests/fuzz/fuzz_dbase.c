@@ -2,7 +2,9 @@
  * fuzz_dbase.c - libFuzzer target for parsers/dbase.c.
  *
  * Also parsers/s7v5.c: every row is tried as a STEP 7 V5 SUBBLK row and
- * rebuilt as a download image when the table has the columns.
+ * rebuilt as a download image when the table has the columns, and the table
+ * is read as BSTCNTOF, S7RESOFF (with the memo bytes as hrs/linkhrs.lnk)
+ * and BAUSTEIN.
  * Input: u16 LE n, then n bytes of a .DBF table, then the rest as its .DBT
  * memo file; each copied into an exact-size heap buffer (ASan flags a read
  * one byte past either).  Every record, every field as raw bytes, as a
@@ -44,6 +46,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (d.nrec_avail > d.nrec || d.nf > DBF_MAX_FIELDS)
 		abort();
 	(void)dbf_field_index(&d, "MC5CODE");
+	/* the same table as BSTCNTOF, S7RESOFF (the memo bytes as linkhrs.lnk)
+	 * and BAUSTEIN: every row returned must be a live row of the table */
+	struct s7v5_folder *fo;
+	struct s7v5_program *pr;
+	struct s7v5_object *ob;
+	size_t k;
+	if (s7v5_folders(&d, &fo, &k, &e) == 0) {
+		for (size_t i = 0; i < k; i++)
+			if (fo[i].row < 1 || fo[i].row > d.nrec_avail)
+				abort();
+		free(fo);
+	}
+	if (s7v5_programs(&d, m, size - 2 - n, &pr, &k, &e) == 0) {
+		for (size_t i = 0; i < k; i++)
+			if (pr[i].row < 1 || pr[i].row > d.nrec_avail ||
+			    strlen(pr[i].name) >= sizeof pr[i].name || pr[i].folder > 65535)
+				abort();
+		free(pr);
+	}
+	if (s7v5_objects(&d, &ob, &k, &e) == 0) {
+		for (size_t i = 0; i < k; i++)
+			if (ob[i].type < 8 || ob[i].type > 15)
+				abort();
+		free(ob);
+	}
 	struct s7v5_cols cols;
 	int v5 = have_memo && s7v5_cols(&d, &cols, &e) == 0;
 	for (size_t i = 0; i < d.nrec_avail + 1; i++) {
