@@ -22,7 +22,7 @@ cp -r "$here/projects" "$work/projects"
 window="$(date -u -d '-1 hour' +%Y-%m-%dT%H:%MZ)/$(date -u -d '+4 hours' +%Y-%m-%dT%H:%MZ)"
 
 say "The OT engineer registers the approved projects"
-for p in pump_station s7_blocks line3.zap16; do
+for p in pump_station s7_blocks line3.zap16 mixer_step7; do
 	run "$PLCGUARD" register --key "$pki/keys/engineer.key" --cert "$pki/certs/engineer.pem" \
 		--chain "$pki/chain.pem" --ticket CHG-2026-0142 --window "$window" \
 		--target 10.10.1.10,rack=0,slot=2 --store "$store" "$work/projects/$p"
@@ -75,17 +75,23 @@ say "What reached the PLC: OB1 activated, FC10 never activated, FB20 refused by 
 run "$PLCGUARD" sniff --trust "$pki/trust" --crl "$pki/crl" --store "$store" \
 	-r "$here/captures/s7_refused.pcap"
 rc8=$?
+say "On the wire: SIMATIC Manager downloads the STEP 7 project's blocks (FC1 patched after signing)"
+run "$PLCGUARD" sniff --trust "$pki/trust" --crl "$pki/crl" --store "$store" \
+	-r "$here/captures/s7_step7_download.pcap"
+rc9=$?
 set -e
 
 say "Result"
 if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ] && [ $rc5 -eq 1 ] && [ $rc6 -eq 0 ] &&
-   [ $rc7 -eq 0 ] && [ $rc8 -eq 0 ]; then
+   [ $rc7 -eq 0 ] && [ $rc8 -eq 0 ] && [ $rc9 -eq 1 ]; then
 	echo "tamper caught: pump_station and s7_blocks differ (exit 1), line3.zap16 still verified (exit 0)"
 	echo "wire: the approved downloads match their baselines (exit 0); the tampered session"
 	echo "      differs (exit 1): OB1 DIFFERS, FB99 UNKNOWN, PLC stop reported;"
-	echo "      the filtered export still matches block for block; the refused FB20 is told apart"
+	echo "      the filtered export still matches block for block; the refused FB20 is told apart;"
+	echo "      SIMATIC Manager's download of the STEP 7 project matches block for block,"
+	echo "      except FC1, patched after signing, which DIFFERS (exit 1)"
 	rm -rf "$work"
 	exit 0
 fi
-echo "UNEXPECTED: exits $rc1 $rc2 $rc3 $rc4 $rc5 $rc6 $rc7 $rc8 (wanted 1 1 0 0 1 0 0 0); files kept in $work" >&2
+echo "UNEXPECTED: exits $rc1 $rc2 $rc3 $rc4 $rc5 $rc6 $rc7 $rc8 $rc9 (wanted 1 1 0 0 1 0 0 0 1); files kept in $work" >&2
 exit 1

@@ -14,7 +14,10 @@
  *          (one download session of the given blocks: see session_main)
  *   DIR/{OB1,FC10,FB20,DB1}.mc7 come from pg-mksamples; FILE (the synthetic
  *   UMAS application image, "APX...") is written by this program and then
- *   transferred in the UMAS captures.
+ *   transferred in the UMAS captures.  The blocks of the sample STEP 7
+ *   project (samples/projects/mixer_step7) are built here from the same
+ *   description the samples generator writes the project's tables from
+ *   (samples/gen/step7gen.h), for s7_step7_download.pcap.
  *   --filtered writes the same sessions as an analyst's display-filtered
  *   export (`tshark -Y 's7comm || mbtcp' -w`) keeps them: every segment is
  *   still generated (sequence and acknowledgement numbers run on, the peer
@@ -49,6 +52,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "step7gen.h"
 
 /* ------------------------------------------------------------------ buffers */
 
@@ -1404,6 +1409,39 @@ static void make_variants(void)
 	B_FB99.p[B_FB99.n - 9] = (uint8_t)sum;
 }
 
+/* The STEP 7 sample project's blocks (step7gen.h), in its order, and FC1
+ * with one MC7 code byte patched after the project was signed: the header
+ * (lengths, timestamps) and the footer checksum are left as they were, as
+ * malware patching the code on its way to the PLC would leave them. */
+static struct blk B_S7G[S7G_NBLOCKS], B_FC1X;
+
+#define FC1X_OFF 56   /* FC1 code byte 20 (block offset 56) is changed */
+#define FC1X_XOR 0x10
+
+static const struct blk *s7g_blk(const char *id)
+{
+	for (size_t i = 0; i < S7G_NBLOCKS; i++)
+		if (strcmp(B_S7G[i].id, id) == 0)
+			return &B_S7G[i];
+	die("internal: no STEP 7 sample block %s", id);
+}
+
+static void make_step7(void)
+{
+	for (size_t i = 0; i < S7G_NBLOCKS; i++) {
+		B_S7G[i].p = s7g_image(&s7g_blocks[i], &B_S7G[i].n);
+		blk_fill(&B_S7G[i], s7g_blocks[i].id);
+		if (B_S7G[i].n > 8 * SLICE)
+			die("%s: %zu bytes, more than this generator's 8 slices", B_S7G[i].id,
+			    B_S7G[i].n);
+	}
+	const struct blk *fc1 = s7g_blk("FC1");
+	if (FC1X_OFF >= 36u + fc1->code_len)
+		die("internal: FC1 patch offset outside its code");
+	blk_copy(&B_FC1X, fc1, "FC1");
+	B_FC1X.p[FC1X_OFF] ^= FC1X_XOR;
+}
+
 static void say_block(struct cap *c, const struct blk *b, const char *how, const char *expect)
 {
 	char what[64];
@@ -1860,6 +1898,36 @@ static void cap_mixed(const char *out)
 	cap_write(&c, out);
 }
 
+/* 14. SIMATIC Manager downloads the sample STEP 7 project's blocks; FC1 was
+ * patched after the project was signed */
+static void cap_step7(const char *out)
+{
+	struct cap c = { .name = "s7_step7_download.pcap" };
+	struct conn k;
+	struct s7 s;
+	conn_s7(&k, &c, 49215, 0, 0);
+	s7_connect(&s, &k, 1);
+	static const char *const order[] = { "OB35", "FC1", "FB1", "DB1", "DB2", "FC2", "OB1" };
+	char expect[200];
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		const struct blk *b = s7g_blk(order[i]);
+		if (strcmp(order[i], "FC1") == 0) {
+			b = &B_FC1X;
+			snprintf(expect, sizeof expect, "differs: code byte at block offset %d (code "
+				 "offset %d) XOR 0x%02X after signing; header and footer checksum "
+				 "unchanged", FC1X_OFF, FC1X_OFF - 36, FC1X_XOR);
+		} else if (strcmp(order[i], "FC2") == 0) {
+			snprintf(expect, sizeof expect, "matches (mixer_step7; know-how protected)");
+		} else {
+			snprintf(expect, sizeof expect, "matches (mixer_step7)");
+		}
+		s7_download(&s, b, NULL);
+		say_block(&c, b, "download", expect);
+	}
+	conn_close(&k);
+	cap_write(&c, out);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: pg-mkcaps --blocks DIR --out DIR --apx FILE [--filtered]\n"
@@ -1966,6 +2034,7 @@ int main(int argc, char **argv)
 			die("%s: %zu bytes, more than this generator's 8 slices", in[i].file, f.n);
 	}
 	make_variants();
+	make_step7();
 	APX = make_apx();
 	write_file(apx, APX.p, APX.n);
 
@@ -1992,6 +2061,7 @@ int main(int argc, char **argv)
 	cap_readback(out);
 	cap_filerecord(out);
 	cap_mixed(out);
+	cap_step7(out);
 
 	char path[4096];
 	snprintf(path, sizeof path, "%s/FRAMES.txt", out);
@@ -2001,5 +2071,8 @@ int main(int argc, char **argv)
 	struct blk *all[] = { &B_OB1, &B_FC10, &B_FB20, &B_DB1, &B_OB1X, &B_FC10T, &B_FB99 };
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		free(all[i]->p);
+	for (size_t i = 0; i < S7G_NBLOCKS; i++)
+		free(B_S7G[i].p);
+	free(B_FC1X.p);
 	return 0;
 }

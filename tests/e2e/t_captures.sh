@@ -134,6 +134,8 @@ for v in s7_vlan.pcap s7_qinq.pcap s7_sll.pcap s7_sll2.pcap s7_ipv6.pcapng s7_ra
 done
 expect_eq "$(counts mixed.pcapng s7comm.param.func)" "0x1a:2 0x1b:4 0x1c:2 0x28:2 0xf0:2" \
 	"mixed: S7 download of DB1"
+expect_eq "$(counts s7_step7_download.pcap s7comm.param.func)" "0x1a:14 0x1b:40 0x1c:14 0x28:14 0xf0:2" \
+	"s7_step7_download: S7 functions (7 blocks, 20 slices, 7 x _INSE)"
 
 # block file names in Job 1A (request download) and the PI services, in order
 # (without TCP desegmentation: tshark stops dissecting a direction after a gap)
@@ -148,6 +150,13 @@ expect_eq "$(reqnames s7_gap.pcap)" "_0800001P _0A00001P _0C00010P _0E00020P " \
 	"s7_gap: OB1, DB1, FC10, FB20 requested"
 expect_eq "$(reqnames s7_tampered.pcap)" "_0800001P _0C00010P _0E00099P _0A00001P _0A00001A " \
 	"s7_tampered: OB1, FC10, FB99, DB1 (refused), upload of DB1"
+expect_eq "$(reqnames s7_step7_download.pcap)" \
+	"_0800035P _0C00001P _0E00001P _0A00001P _0A00002P _0C00002P _0800001P " \
+	"s7_step7_download: OB35, FC1, FB1, DB1, DB2, FC2, OB1 requested"
+expect_eq "$(field s7_step7_download.pcap s7comm.param.pistart.servicename | tr '\n' ' ')" \
+	"_INSE _INSE _INSE _INSE _INSE _INSE _INSE " "s7_step7_download: an _INSE after each block"
+expect_eq "$(field s7_step7_download.pcap s7comm.data.blockcontrol.loadmem_len | tr '\n' ' ')" \
+	"000204 000246 000468 000160 000160 000164 000296 " "s7_step7_download: 1A load-memory lengths"
 expect_eq "$(field s7_download.pcap s7comm.param.pistart.servicename | tr '\n' ' ')" \
 	"_INSE _INSE _INSE _INSE P_PROGRAM " "s7_download: 4 x _INSE then P_PROGRAM"
 expect_eq "$(field s7_tampered.pcap s7comm.param.pistart.servicename | tr '\n' ' ')" \
@@ -167,6 +176,25 @@ want=$(cat "$PG_SRC"/samples/projects/s7_blocks/{OB1,FC10,FB20,DB1}.mc7 | sha256
 expect_eq "$got" "$want" "s7_download: the Download Block slices concatenate to OB1+FC10+FB20+DB1"
 got=$(slices s7_download_evasive.pcap 0x1b)
 expect_eq "$got" "$want" "s7_download_evasive: the reassembled slices are the four blocks"
+# the STEP 7 project's blocks as pg-mksamples builds them (samples/gen/step7gen.h),
+# FC1 with block byte 56 XOR 0x10 (patched after signing), in the download order
+if [ -x "$PG_BUILD/pg-mksamples" ] && "$PG_BUILD/pg-mksamples" --step7-blocks "$T/s7g" >/dev/null; then
+	got=$(slices s7_step7_download.pcap 0x1b)
+	want=$(python3 -c '
+import hashlib, sys
+d = sys.argv[1]
+out = b""
+for b in ("OB35", "FC1", "FB1", "DB1", "DB2", "FC2", "OB1"):
+    x = bytearray(open(f"{d}/{b}.mc7", "rb").read())
+    if b == "FC1":
+        x[56] ^= 0x10
+    out += bytes(x)
+print(hashlib.sha256(out).hexdigest())' "$T/s7g")
+	expect_eq "$got" "$want" \
+		"s7_step7_download: the slices are the STEP 7 project's 7 blocks, FC1 with byte 56 patched"
+else
+	fail "pg-mksamples --step7-blocks did not run"
+fi
 got=$(slices s7_tampered.pcap 0x1e)
 expect_eq "$got" "$(sha256sum <"$PG_SRC/samples/projects/s7_blocks/DB1.mc7" | cut -c1-64)" \
 	"s7_tampered: the uploaded bytes are DB1"

@@ -47,7 +47,7 @@ print(','.join(str(e['frame']) for e in map(json.loads, open(sys.argv[1])) if e[
 	|| fail "block frames $got, tshark's Job 1C frames $want"
 
 # 2. The same sessions through tshark's own display-filter export.
-plain="s7_download s7_tampered s7_gap s7_midstream s7_vlan s7_qinq s7_sll s7_sll2 s7_rawip s7_ipv6 umas_download umas_envelope umas_readback modbus_filerecord mixed"
+plain="s7_download s7_step7_download s7_tampered s7_gap s7_midstream s7_vlan s7_qinq s7_sll s7_sll2 s7_rawip s7_ipv6 umas_download umas_envelope umas_readback modbus_filerecord mixed"
 for f in "$C"/*.pcap "$C"/*.pcapng; do
 	b=$(basename "$f")
 	tshark -r "$f" -Y 's7comm || mbtcp' -w "$T/ty.$b" 2>/dev/null
