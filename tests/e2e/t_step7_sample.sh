@@ -5,7 +5,7 @@
 # rebuild byte for byte as the images step7gen.h makes, and SIMATIC
 # Manager's download of them (samples/captures/s7_step7_download.pcap, FC1
 # patched after signing) matches block for block, FC1 DIFFERS.
-# Component names are not asserted beyond their block suffix.
+# Blocks are named by their S7 program: "S7 Program(1)/OB1".
 . "$(dirname "$0")/lib.sh"
 S=$PG_SRC/samples/projects/mixer_step7
 CAP=$PG_SRC/samples/captures/s7_step7_download.pcap
@@ -58,15 +58,15 @@ if [ -x "$GEN" ]; then
 	expect_exit 0 "pg-mksamples --step7-blocks" -- "$GEN" --step7-blocks "$T/want"
 	ok=0
 	for b in OB1 OB35 FC1 FC2 FB1 DB1 DB2; do
-		if cmp -s "$T/want/$b.mc7" "$T/x/00000001/$b.mc7"; then
+		if cmp -s "$T/want/$b.mc7" "$T/x/S7 Program(1)/$b.mc7"; then
 			ok=$((ok + 1))
 		else
 			fail "extracted $b differs from step7gen.h's image"
 		fi
 	done
 	[ $ok = 7 ] && pass "all 7 extracted blocks are byte-identical to step7gen.h's images"
-	[ "$(ls "$T/x/00000001" | wc -l)" = 7 ] && pass "nothing else extracted" ||
-		fail "extracted: $(ls "$T/x/00000001" | tr '\n' ' ')"
+	[ "$(ls "$T/x/S7 Program(1)" | wc -l)" = 7 ] && pass "nothing else extracted" ||
+		fail "extracted: $(ls "$T/x/S7 Program(1)" | tr '\n' ' ')"
 else
 	fail "$GEN not built"
 fi
@@ -76,10 +76,10 @@ fi
 rc=$?
 [ $rc -eq 1 ] && pass "sniff exits 1 (a block differs)" || fail "sniff exit $rc, expected 1"
 for b in OB35 FB1 DB1 DB2 FC2 OB1; do
-	expect_count "$T/s.json" "e['kind']=='s7.block.download' and e['object']=='$b' and e['verdict']=='matches' and e['match']=='exact' and e['baseline']['project']=='mixer_step7' and e['baseline']['component'].endswith('/$b')" 1 \
+	expect_count "$T/s.json" "e['kind']=='s7.block.download' and e['object']=='$b' and e['verdict']=='matches' and e['match']=='exact' and e['baseline']['project']=='mixer_step7' and e['baseline']['component']=='S7 Program(1)/$b'" 1 \
 		"$b download MATCHES the signed mixer_step7 exactly"
 done
-expect_count "$T/s.json" "e['kind']=='s7.block.download' and e['object']=='FC1' and e['verdict']=='differs' and e['baseline']['project']=='mixer_step7' and e['baseline']['component'].endswith('/FC1')" 1 \
+expect_count "$T/s.json" "e['kind']=='s7.block.download' and e['object']=='FC1' and e['verdict']=='differs' and e['baseline']['project']=='mixer_step7' and e['baseline']['component']=='S7 Program(1)/FC1'" 1 \
 	"FC1, one code byte patched after signing, DIFFERS from mixer_step7's FC1"
 expect_count "$T/s.json" "e['kind']=='s7.block.download'" 7 "7 block downloads, no more"
 expect_count "$T/s.json" "e['kind']=='s7.block.activate'" 7 "7 activations (_INSE)"
