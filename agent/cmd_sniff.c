@@ -103,13 +103,14 @@ static void extract(struct sink *k, struct pg_event *ev)
 {
 	char obj[64], name[256];
 	safe_name(ev->object, obj, sizeof obj);
-	const char *ext = strncmp(ev->kind, "s7.", 3) == 0 ? "mc7"
-			: strncmp(ev->kind, "umas.", 5) == 0 ? "apx" : "bin";
-	const char *state = !ev->verdict || strcmp(ev->verdict, PG_V_MATCHES) == 0 ||
-			    strcmp(ev->verdict, PG_V_DIFFERS) == 0 ||
-			    strcmp(ev->verdict, PG_V_UNKNOWN) == 0 ? "" : ev->verdict;
+	const char *kn = pg_kind_name(ev->kind);
+	const char *ext = strncmp(kn, "s7.", 3) == 0 ? "mc7"
+			: strncmp(kn, "umas.", 5) == 0 ? "apx" : "bin";
+	enum pg_verdict v = ev->verdict;
+	const char *state = v == PG_VERDICT_NONE || v == PG_VERDICT_MATCHES ||
+			    v == PG_VERDICT_DIFFERS || v == PG_VERDICT_UNKNOWN ? "" : pg_verdict_name(v);
 	snprintf(name, sizeof name, "flow%llu-%06llu-%s-%s%s%s.%s",
-		 (unsigned long long)ev->flow_id, (unsigned long long)ev->seq, ev->kind, obj,
+		 (unsigned long long)ev->flow_id, (unsigned long long)ev->seq, kn, obj,
 		 state[0] ? "." : "", state, ext);
 	int fd = openat(k->extract_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0) {
@@ -140,39 +141,23 @@ static void extract(struct sink *k, struct pg_event *ev)
 static void sink_emit(void *arg, struct pg_event *ev)
 {
 	struct sink *k = arg;
-	if (pg_event_is_transfer(ev))
-		pg_match_event(k->m, ev);
-	/* Bytes of this transfer were sent twice with different content: what
-	 * we hashed is the first copy, the PLC may have taken the other one.
-	 * Whatever the verdict, this is not clean. */
-	json_t *oc = ev->fields ? json_object_get(ev->fields, "overlap_conflict") : NULL;
-	if (pg_event_is_transfer(ev) && json_is_true(oc)) {
-		ev->sev = PG_SEV_ALERT;
+	if (pg_event_is_transfer(ev) && pg_event_overlap_conflict(ev))
 		k->not_clean = 1;
-		size_t n = strnlen(ev->text, sizeof ev->text);
-		snprintf(ev->text + n, sizeof ev->text - n, "%s",
-			 "; WARNING: part of it was sent twice with different bytes (TCP overlap "
-			 "conflict): the hash is of the first copy, the PLC may have taken the other");
-	}
-	/* A transfer that could not be verified is at least a warning: logic
-	 * reached (or left) a PLC and nobody can say what it was. */
-	if (pg_event_is_transfer(ev) && ev->verdict && ev->sev < PG_SEV_WARNING &&
-	    (strcmp(ev->verdict, PG_V_INCOMPLETE) == 0 || strcmp(ev->verdict, PG_V_INVALID) == 0))
-		ev->sev = PG_SEV_WARNING;
 	if (k->extract_fd >= 0 && ev->payload && ev->payload_len)
 		extract(k, ev);
-	count_kind(k, ev->kind ? ev->kind : "unknown");
-	if (ev->verdict) {
-		const char *v = ev->verdict;
-		if (strcmp(v, PG_V_MATCHES) == 0) k->v_matches++;
-		else if (strcmp(v, PG_V_DIFFERS) == 0) k->v_differs++;
-		else if (strcmp(v, PG_V_UNKNOWN) == 0) k->v_unknown++;
-		else if (strcmp(v, PG_V_INCOMPLETE) == 0) k->v_incomplete++;
-		else if (strcmp(v, PG_V_INVALID) == 0) k->v_invalid++;
-		else if (strcmp(v, PG_V_UNVERIFIABLE) == 0) k->v_unverifiable++;
-		if (strcmp(v, PG_V_MATCHES) != 0)
-			k->not_clean = 1;
+	count_kind(k, pg_kind_name(ev->kind));
+	switch (ev->verdict) {
+	case PG_VERDICT_NONE: break;
+	case PG_VERDICT_MATCHES: k->v_matches++; break;
+	case PG_VERDICT_DIFFERS: k->v_differs++; break;
+	case PG_VERDICT_UNKNOWN: k->v_unknown++; break;
+	case PG_VERDICT_INCOMPLETE: k->v_incomplete++; break;
+	case PG_VERDICT_INVALID: k->v_invalid++; break;
+	case PG_VERDICT_UNVERIFIABLE: k->v_unverifiable++; break;
+	case PG_VERDICT_COUNT: break;
 	}
+	if (ev->verdict != PG_VERDICT_NONE && ev->verdict != PG_VERDICT_MATCHES)
+		k->not_clean = 1;
 	if (k->json) {
 		char *j = pg_event_json(ev);
 		if (!j || fputs(j, k->out) == EOF || fputc('\n', k->out) == EOF)
@@ -273,7 +258,7 @@ static void usage(FILE *f)
 static void summary(struct sink *k, struct pg_sniff *s, struct pg_capture *cap)
 {
 	struct pg_event ev;
-	pg_event_self(&ev, &cap->last, "sniff.summary", PG_SEV_INFO);
+	pg_event_self(&ev, &cap->last, PG_K_SNIFF_SUMMARY, PG_SEV_INFO);
 	ev.frame = 0;
 	json_t *kinds = json_object();
 	for (size_t i = 0; i < k->nkinds; i++)
@@ -372,6 +357,7 @@ int cmd_sniff(int argc, char **argv)
 	struct pg_live_opts lo;
 	memset(&lo, 0, sizeof lo);
 	struct pg_sniff s;
+	struct pg_bus bus;
 	pg_sniff_init(&s);
 #ifdef __GLIBC__
 	/* Flows, window rings and PDU buffers come and go by the thousand; with
@@ -487,8 +473,11 @@ int cmd_sniff(int argc, char **argv)
 		}
 		k.extract_dir = xdir;
 	}
-	s.emit = sink_emit;
-	s.emit_arg = &k;
+	/* the bus: judged against the baselines first, then written */
+	pg_bus_init(&bus);
+	pg_bus_subscribe(&bus, pg_judge_event, &k.m);
+	pg_bus_subscribe(&bus, sink_emit, &k);
+	s.bus = &bus;
 
 	/* Baselines: verify every signature before using any of it. */
 	if (!nobase && (trust || store)) {
@@ -509,7 +498,7 @@ int cmd_sniff(int argc, char **argv)
 			if (bl[i].trusted && bl[i].parsed)
 				continue;
 			struct pg_event ev;
-			pg_event_self(&ev, NULL, "baseline.invalid", PG_SEV_ALERT);
+			pg_event_self(&ev, NULL, PG_K_BASELINE_INVALID, PG_SEV_ALERT);
 			clock_gettime(CLOCK_REALTIME, &ev.ts);
 			snprintf(ev.object, sizeof ev.object, "%s", bl[i].id);
 			pg_event_set_str(&ev, "store", store_dir);

@@ -120,13 +120,7 @@ static void range(const struct pg_matcher *m, const char *key, size_t *lo, size_
 
 int pg_event_is_transfer(const struct pg_event *ev)
 {
-	static const char *const kinds[] = { "s7.block.download", "s7.block.upload",
-					     "umas.app.download", "umas.app.upload",
-					     "modbus.file.write", NULL };
-	for (int i = 0; ev->kind && kinds[i]; i++)
-		if (strcmp(ev->kind, kinds[i]) == 0)
-			return 1;
-	return 0;
+	return pg_kind_is_transfer(ev->kind);
 }
 
 static long long field_int(const struct pg_event *ev, const char *k, long long dflt)
@@ -225,7 +219,7 @@ static void judge_block(const struct pg_matcher *m, struct pg_event *ev, int upl
 	uint16_t num;
 	char id[32];
 	if (mc7_parse_block_id(ev->object, &t, &num) != 0) {
-		ev->verdict = PG_V_INVALID;
+		ev->verdict = PG_VERDICT_INVALID;
 		append_text(ev, "%s", " - no block id to match");
 		return;
 	}
@@ -252,7 +246,7 @@ static void judge_block(const struct pg_matcher *m, struct pg_event *ev, int upl
 		}
 	}
 	if (!best) {
-		ev->verdict = PG_V_UNKNOWN;
+		ev->verdict = PG_VERDICT_UNKNOWN;
 		ev->sev = upload ? PG_SEV_WARNING : PG_SEV_ALERT;
 		append_text(ev, " - UNKNOWN: %s is in no trusted baseline%s", id,
 			    m->nbl ? "" : " (no baselines loaded)");
@@ -262,7 +256,7 @@ static void judge_block(const struct pg_matcher *m, struct pg_event *ev, int upl
 			    "baseline", baseline_json(best->b, best->c, ev, blisted));
 	static const char *const how[] = { "", "", "logic", "checksum", "exact" };
 	if (bscore >= 2) {
-		ev->verdict = PG_V_MATCHES;
+		ev->verdict = PG_VERDICT_MATCHES;
 		ev->sev = upload ? PG_SEV_INFO : PG_SEV_NOTICE;
 		pg_event_set_str(ev, "match", how[bscore]);
 		append_text(ev, " - MATCHES %s in baseline %s", best->c->name, best->b->id);
@@ -271,7 +265,7 @@ static void judge_block(const struct pg_matcher *m, struct pg_event *ev, int upl
 		else if (bscore == 3)
 			append_text(ev, "%s", " (only the block checksum differs)");
 	} else {
-		ev->verdict = PG_V_DIFFERS;
+		ev->verdict = PG_VERDICT_DIFFERS;
 		ev->sev = upload ? PG_SEV_WARNING : PG_SEV_ALERT;
 		append_text(ev, " - DIFFERS from %s in baseline %s (other logic)",
 			    best->c->name, best->b->id);
@@ -299,7 +293,7 @@ static void judge_image(const struct pg_matcher *m, struct pg_event *ev, int upl
 		}
 	}
 	if (best) {
-		ev->verdict = PG_V_MATCHES;
+		ev->verdict = PG_VERDICT_MATCHES;
 		ev->sev = upload ? PG_SEV_INFO : PG_SEV_NOTICE;
 		pg_event_set_str(ev, "match", "exact");
 		json_object_set_new(ev->fields ? ev->fields : (ev->fields = json_object()),
@@ -319,7 +313,7 @@ static void judge_image(const struct pg_matcher *m, struct pg_event *ev, int upl
 			best = e;
 	}
 	if (best) {
-		ev->verdict = PG_V_DIFFERS;
+		ev->verdict = PG_VERDICT_DIFFERS;
 		ev->sev = upload ? PG_SEV_WARNING : PG_SEV_ALERT;
 		json_object_set_new(ev->fields ? ev->fields : (ev->fields = json_object()),
 				    "baseline", baseline_json(best->b, best->c, ev, 1));
@@ -327,7 +321,7 @@ static void judge_image(const struct pg_matcher *m, struct pg_event *ev, int upl
 			    best->c->name, best->b->id);
 		return;
 	}
-	ev->verdict = PG_V_UNKNOWN;
+	ev->verdict = PG_VERDICT_UNKNOWN;
 	ev->sev = upload ? PG_SEV_WARNING : PG_SEV_ALERT;
 	append_text(ev, " - UNKNOWN: this application image is in no trusted baseline%s",
 		    m->nbl ? "" : " (no baselines loaded)");
@@ -341,7 +335,7 @@ static void judge_file(const struct pg_matcher *m, struct pg_event *ev)
 	range(m, hex, &lo, &hi);
 	if (lo < hi) {
 		const struct mentry *e = &m->v[lo];
-		ev->verdict = PG_V_MATCHES;
+		ev->verdict = PG_VERDICT_MATCHES;
 		ev->sev = PG_SEV_NOTICE;
 		pg_event_set_str(ev, "match", "exact");
 		json_object_set_new(ev->fields ? ev->fields : (ev->fields = json_object()),
@@ -349,10 +343,37 @@ static void judge_file(const struct pg_matcher *m, struct pg_event *ev)
 		append_text(ev, " - MATCHES %s in baseline %s", e->c->name, e->b->id);
 		return;
 	}
-	ev->verdict = PG_V_UNKNOWN;
+	ev->verdict = PG_VERDICT_UNKNOWN;
 	ev->sev = PG_SEV_ALERT;
 	append_text(ev, " - UNKNOWN: these bytes are in no trusted baseline%s",
 		    m->nbl ? "" : " (no baselines loaded)");
+}
+
+int pg_event_overlap_conflict(const struct pg_event *ev)
+{
+	return json_is_true(ev->fields ? json_object_get(ev->fields, "overlap_conflict") : NULL);
+}
+
+void pg_judge_event(void *arg, struct pg_event *ev)
+{
+	struct pg_matcher *const *m = arg;
+	if (!pg_event_is_transfer(ev))
+		return;
+	pg_match_event(*m, ev);
+	/* Bytes of this transfer were sent twice with different content: what
+	 * we hashed is the first copy, the PLC may have taken the other one.
+	 * Whatever the verdict, this is not clean. */
+	if (pg_event_overlap_conflict(ev)) {
+		ev->sev = PG_SEV_ALERT;
+		append_text(ev, "%s", "; WARNING: part of it was sent twice with different bytes "
+			    "(TCP overlap conflict): the hash is of the first copy, the PLC may have "
+			    "taken the other");
+	}
+	/* A transfer that could not be verified is at least a warning: logic
+	 * reached (or left) a PLC and nobody can say what it was. */
+	if (ev->sev < PG_SEV_WARNING &&
+	    (ev->verdict == PG_VERDICT_INCOMPLETE || ev->verdict == PG_VERDICT_INVALID))
+		ev->sev = PG_SEV_WARNING;
 }
 
 void pg_match_event(const struct pg_matcher *m, struct pg_event *ev)
@@ -362,10 +383,11 @@ void pg_match_event(const struct pg_matcher *m, struct pg_event *ev)
 	static const struct pg_matcher empty;
 	if (!m)
 		m = &empty;
-	if (strncmp(ev->kind, "s7.block.", 9) == 0)
-		judge_block(m, ev, strcmp(ev->kind, "s7.block.upload") == 0);
-	else if (strncmp(ev->kind, "umas.app.", 9) == 0)
-		judge_image(m, ev, strcmp(ev->kind, "umas.app.upload") == 0);
+	int up = (pg_kind_flags(ev->kind) & PG_KF_UPLOAD) != 0;
+	if (ev->kind == PG_K_S7_BLOCK_DOWNLOAD || ev->kind == PG_K_S7_BLOCK_UPLOAD)
+		judge_block(m, ev, up);
+	else if (ev->kind == PG_K_UMAS_APP_DOWNLOAD || ev->kind == PG_K_UMAS_APP_UPLOAD)
+		judge_image(m, ev, up);
 	else
 		judge_file(m, ev);
 	/* A download the PLC refused was transferred, never taken: what it

@@ -32,12 +32,21 @@ struct pg_matcher *pg_matcher_new(struct pg_baseline *b, size_t n);
 void pg_matcher_free(struct pg_matcher *m);
 size_t pg_matcher_baselines(const struct pg_matcher *m);
 
-/* Judge ev (a transfer event with its verdict still NULL): sets verdict,
+/* Judge ev (a transfer event with no verdict yet): sets verdict,
  * severity, text suffix and fields.  Events that are not transfers, or that
  * already carry a verdict (incomplete, invalid), are left alone. */
 void pg_match_event(const struct pg_matcher *m, struct pg_event *ev);
 
 /* Is this a transfer event that carries logic (has a payload)? */
 int pg_event_is_transfer(const struct pg_event *ev);
+/* Were bytes of it sent twice with different content (TCP overlap conflict)? */
+int pg_event_overlap_conflict(const struct pg_event *ev);
+
+/* The judging stage, as a bus subscriber (rules/bus.h); arg points to the
+ * struct pg_matcher * to use (read at each event, may be NULL: no
+ * baselines).  A transfer gets its verdict (pg_match_event), then the
+ * policy that nothing unclean reads as clean: an overlap conflict makes it
+ * an alert, a transfer that is incomplete or invalid at least a warning. */
+void pg_judge_event(void *arg, struct pg_event *ev);
 
 #endif

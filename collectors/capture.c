@@ -77,7 +77,7 @@ void pg_capture_init(struct pg_capture *c, struct pg_sniff *s, struct flowtab *f
 }
 
 /* "FILE: WHY" as a self event naming the file. */
-static void cap_event(struct pg_capture *c, const char *kind, enum pg_sev sev,
+static void cap_event(struct pg_capture *c, enum pg_kind kind, enum pg_sev sev,
 		      const char *file, const char *why)
 {
 	struct pg_event ev;
@@ -700,7 +700,7 @@ static void ng_announce(struct pg_capture *c, struct rawpcap *raw, const char *n
 		int ok = rawpcap_dlt_ok(n->dlt);
 		const char *dn = pcap_datalink_val_to_name(n->dlt);
 		struct pg_event ev;
-		pg_event_self(&ev, &c->last, "capture.interface", ok ? PG_SEV_INFO : PG_SEV_WARNING);
+		pg_event_self(&ev, &c->last, PG_K_CAPTURE_INTERFACE, ok ? PG_SEV_INFO : PG_SEV_WARNING);
 		ev.frame = 0;
 		ev.proto = "capture";
 		pg_event_set_str(&ev, "file", name);
@@ -733,7 +733,7 @@ static int cap_run(struct pg_capture *c, pcap_t *p, struct rawpcap *raw,
 		c->last.ts = cap_ts(h, nano);
 	{
 		struct pg_event ev;
-		pg_event_self(&ev, &c->last, "capture.file", PG_SEV_INFO);
+		pg_event_self(&ev, &c->last, PG_K_CAPTURE_FILE, PG_SEV_INFO);
 		ev.frame = 0;
 		ev.proto = "capture";
 		pg_event_set_str(&ev, "file", name);
@@ -764,7 +764,7 @@ static int cap_run(struct pg_capture *c, pcap_t *p, struct rawpcap *raw,
 	snprintf(why, sizeof why, "damaged at byte offset %ld, after frame %llu: %s",
 		 raw ? raw->err_off : off, (unsigned long long)c->frame,
 		 raw ? raw->err : pcap_geterr(p));
-	cap_event(c, "capture.error", PG_SEV_WARNING, name, why);
+	cap_event(c, PG_K_CAPTURE_ERROR, PG_SEV_WARNING, name, why);
 	return -1;
 }
 
@@ -781,7 +781,7 @@ int pg_capture_stream(struct pg_capture *c, void *fpv, const char *name)
 		size_t got = fread(m, 1, 4, fp);
 		if (got < 4) {
 			c->files_bad++;
-			cap_event(c, "capture.error", PG_SEV_WARNING, name,
+			cap_event(c, PG_K_CAPTURE_ERROR, PG_SEV_WARNING, name,
 				  got ? "not a capture file: shorter than a magic number (4 bytes)"
 						: "empty file");
 			return -1;
@@ -793,12 +793,12 @@ int pg_capture_stream(struct pg_capture *c, void *fpv, const char *name)
 				 "not a pcap or pcapng file (magic %02x %02x %02x %02x at offset 0)",
 				 m[0], m[1], m[2], m[3]);
 			c->files_bad++;
-			cap_event(c, "capture.error", PG_SEV_WARNING, name, why);
+			cap_event(c, PG_K_CAPTURE_ERROR, PG_SEV_WARNING, name, why);
 			return -1;
 		}
 		if (fseek(fp, start, SEEK_SET) != 0) {
 			c->files_bad++;
-			cap_event(c, "capture.error", PG_SEV_WARNING, name,
+			cap_event(c, PG_K_CAPTURE_ERROR, PG_SEV_WARNING, name,
 				  "cannot rewind after reading the magic number");
 			return -1;
 		}
@@ -807,7 +807,7 @@ int pg_capture_stream(struct pg_capture *c, void *fpv, const char *name)
 	if (!p) {
 		fclose(fp);
 		c->files_bad++;
-		cap_event(c, "capture.error", PG_SEV_WARNING, name, errbuf);
+		cap_event(c, PG_K_CAPTURE_ERROR, PG_SEV_WARNING, name, errbuf);
 		return -1;
 	}
 	if (!format)
@@ -867,7 +867,7 @@ int pg_capture_file(struct pg_capture *c, const char *path)
 	}
 	if (!fp) {
 		c->files_bad++;
-		cap_event(c, "capture.error", PG_SEV_WARNING, path, strerror(errno));
+		cap_event(c, PG_K_CAPTURE_ERROR, PG_SEV_WARNING, path, strerror(errno));
 		return -1;
 	}
 	return pg_capture_stream(c, fp, strcmp(path, "-") == 0 ? "(stdin)" : path);
@@ -965,7 +965,7 @@ static void live_stats(struct pg_capture *c, pcap_t *p, const char *iface, int f
 	if (drop > s->st.kernel_drops || ifdrop > s->st.if_drops || final) {
 		int grew = drop > s->st.kernel_drops || ifdrop > s->st.if_drops;
 		struct pg_event ev;
-		pg_event_self(&ev, &c->last, "capture.drops",
+		pg_event_self(&ev, &c->last, PG_K_CAPTURE_DROPS,
 			      grew ? PG_SEV_WARNING : PG_SEV_INFO);
 		ev.frame = 0;
 		ev.proto = "capture";
@@ -1051,7 +1051,7 @@ int pg_capture_live(struct pg_capture *c, const struct pg_live_opts *o,
 			      pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO, 0 };
 	{
 		struct pg_event ev;
-		pg_event_self(&ev, NULL, "capture.live", PG_SEV_INFO);
+		pg_event_self(&ev, NULL, PG_K_CAPTURE_LIVE, PG_SEV_INFO);
 		clock_gettime(CLOCK_REALTIME, &ev.ts);
 		ev.proto = "capture";
 		pg_event_set_str(&ev, "interface", o->iface);

@@ -324,7 +324,7 @@ static void ev_gap(struct flowtab *ft, struct flow *f, int dir, uint64_t n,
 	if (k > PG_FLOW_GAP_EVENTS && (k & (k - 1)) != 0)
 		return;
 	struct pg_event ev;
-	pg_event_wire(&ev, &f->fi, pi, "tcp", "tcp.gap", PG_SEV_WARNING);
+	pg_event_wire(&ev, &f->fi, pi, "tcp", PG_K_TCP_GAP, PG_SEV_WARNING);
 	pg_event_text(&ev, "%llu bytes missing from the %s stream at offset %llu%s",
 		      (unsigned long long)n, dir_name(dir),
 		      (unsigned long long)off,
@@ -347,7 +347,7 @@ static void ev_conflict(struct flowtab *ft, struct flow *f, int dir,
 {
 	ft->s->st.overlap_conflicts++;
 	struct pg_event ev;
-	pg_event_wire(&ev, &f->fi, pi, "tcp", "tcp.overlap_conflict",
+	pg_event_wire(&ev, &f->fi, pi, "tcp", PG_K_TCP_OVERLAP_CONFLICT,
 		      PG_SEV_ALERT);
 	pg_event_text(&ev, "TCP segment of %zu bytes at %s stream offset %llu "
 		      "overlaps earlier bytes with different content; the first "
@@ -362,7 +362,7 @@ static void ev_conflict(struct flowtab *ft, struct flow *f, int dir,
 		f->ops->conflict(f->app, dir, pi);
 }
 
-static void ev_flow(struct flowtab *ft, struct flow *f, const char *kind,
+static void ev_flow(struct flowtab *ft, struct flow *f, enum pg_kind kind,
 		    enum pg_sev sev, const char *why, const struct pg_pktinfo *pi)
 {
 	struct pg_event ev;
@@ -808,7 +808,7 @@ static void flowtab_expire(struct flowtab *ft, int64_t now,
 			break;
 		if (!f->closed) {
 			ft->s->st.flows_timed_out++;
-			ev_flow(ft, f, "flow.timeout", PG_SEV_INFO,
+			ev_flow(ft, f, PG_K_FLOW_TIMEOUT, PG_SEV_INFO,
 				"closed after the idle timeout", pi);
 		}
 		flow_free(ft, f, pi);
@@ -880,7 +880,7 @@ static void flow_evict_event(struct flowtab *ft, struct flow *f, int full,
 	if (n > PG_FLOW_EVICT_EVENTS && (n & (n - 1)) != 0)
 		return;
 	struct pg_event ev;
-	pg_event_wire(&ev, &f->fi, pi, "tcp", "flow.evicted", PG_SEV_WARNING);
+	pg_event_wire(&ev, &f->fi, pi, "tcp", PG_K_FLOW_EVICTED, PG_SEV_WARNING);
 	pg_event_set_str(&ev, "reason", full ? "max_flows" : "memcap");
 	pg_event_set_int(&ev, "evicted", (long long)n);
 	pg_event_text(&ev, "flow %llu %s:%u -> %s:%u evicted: %s (%llu evictions so far%s)",

@@ -154,7 +154,7 @@ static size_t mb_flow_cap(const struct pg_sniff *s)
 /* ---- events ---- */
 
 static void mb_event(struct mbsess *m, struct pg_event *ev, const struct pg_pktinfo *pi,
-		     const char *proto, const char *kind, enum pg_sev sev,
+		     const char *proto, enum pg_kind kind, enum pg_sev sev,
 		     int unit, int tid)
 {
 	pg_event_wire(ev, &m->fi, pi, proto, kind, sev);
@@ -171,7 +171,7 @@ static void mb_limit(struct mbsess *m, unsigned bit, const struct pg_pktinfo *pi
 
 	if (!pg_once(&m->limits_reported, bit))
 		return;
-	mb_event(m, &ev, pi, "modbus", "modbus.limit", PG_SEV_WARNING, -1, -1);
+	mb_event(m, &ev, pi, "modbus", PG_K_MODBUS_LIMIT, PG_SEV_WARNING, -1, -1);
 	pg_event_set_str(&ev, "limit", what);
 	pg_event_text(&ev, "Modbus session limit hit: %s", what);
 	pg_sniff_emit(m->s, &ev);
@@ -182,7 +182,7 @@ static void mb_malformed_emit(struct mbsess *m, int dir, uint64_t off,
 {
 	struct pg_event ev;
 
-	mb_event(m, &ev, pi, "modbus", "modbus.malformed", PG_SEV_WARNING, -1, -1);
+	mb_event(m, &ev, pi, "modbus", PG_K_MODBUS_MALFORMED, PG_SEV_WARNING, -1, -1);
 	pg_event_set_str(&ev, "dir", dir == PG_DIR_C2S ? "c2s" : "s2c");
 	pg_event_set_int(&ev, "stream_offset", (long long)off);
 	pg_event_set_str(&ev, "reason", reason);
@@ -221,7 +221,7 @@ static void xfer_finish(struct mbsess *m, int fam, const struct pg_pktinfo *pi,
 	pg_xfer_judge(&x->t, why, &o);
 	int dl = x->data_dir == PG_DIR_C2S || (x->data_dir < 0 && fam == 0);
 	struct pg_event ev;
-	mb_event(m, &ev, pi, "umas", dl ? "umas.app.download" : "umas.app.upload",
+	mb_event(m, &ev, pi, "umas", dl ? PG_K_UMAS_APP_DOWNLOAD : PG_K_UMAS_APP_UPLOAD,
 		 PG_SEV_NOTICE, x->unit, x->tid);
 	snprintf(ev.object, sizeof ev.object, "application");
 	pg_xfer_event(&x->t, &o, dl, NULL, &ev);
@@ -358,12 +358,12 @@ static void file_emit(struct mbsess *m, struct mb_file *f, const struct pg_pktin
 	pg_xfer_judge(&f->t, why, &o);
 	const char *acct = !o.verdict && f->t.gaps ? file_lost_writes(m, f) : NULL;
 	if (acct || (why && !o.verdict)) {
-		o.verdict = PG_V_INCOMPLETE;
+		o.verdict = PG_VERDICT_INCOMPLETE;
 		o.reason = why ? why : acct;
 		snprintf(o.why, sizeof o.why, "%s", o.reason);
 		o.has_sha = 0;
 	}
-	mb_event(m, &ev, pi, "modbus", "modbus.file.write", PG_SEV_NOTICE, f->unit, f->tid);
+	mb_event(m, &ev, pi, "modbus", PG_K_MODBUS_FILE_WRITE, PG_SEV_NOTICE, f->unit, f->tid);
 	snprintf(ev.object, sizeof ev.object, "file %u", f->number);
 	pg_xfer_event(&f->t, &o, 0, NULL, &ev);
 	pg_event_set_int(&ev, "file", f->number);
@@ -501,7 +501,7 @@ static void resv_emit(struct mbsess *m, const struct pg_pktinfo *pi, const char 
 	if (!m->resv.pending)
 		return;
 	m->resv.pending = 0;
-	mb_event(m, &ev, pi, "umas", "umas.reserve", PG_SEV_NOTICE, m->resv.unit, m->resv.tid);
+	mb_event(m, &ev, pi, "umas", PG_K_UMAS_RESERVE, PG_SEV_NOTICE, m->resv.unit, m->resv.tid);
 	pg_event_set_str(&ev, "station", m->resv.name);
 	if (m->resv.heuristic)
 		pg_event_set_bool(&ev, "station_heuristic", 1);
@@ -592,14 +592,15 @@ static void umas_control_emit(struct mbsess *m, const struct mb_txn *t, const ch
 			      const struct pg_pktinfo *pi)
 {
 	struct pg_event ev;
-	const char *kind, *what;
+	enum pg_kind kind;
+	const char *what;
 	enum pg_sev sev = PG_SEV_NOTICE;
 
 	switch (t->ucode) {
-	case UMAS_RELEASE: kind = "umas.release"; what = "release reservation"; break;
-	case UMAS_START_PLC: kind = "umas.plc.start"; what = "start PLC"; break;
+	case UMAS_RELEASE: kind = PG_K_UMAS_RELEASE; what = "release reservation"; break;
+	case UMAS_START_PLC: kind = PG_K_UMAS_PLC_START; what = "start PLC"; break;
 	case UMAS_STOP_PLC:
-		kind = "umas.plc.stop";
+		kind = PG_K_UMAS_PLC_STOP;
 		what = "stop PLC";
 		sev = PG_SEV_ALERT;
 		break;
@@ -769,7 +770,7 @@ static void mb_response(struct mbsess *m, const struct mb_mbap *h, const struct 
 		struct pg_event ev;
 		const char *name = mb_exception_name(pdu->exc_code);
 		mb_event(m, &ev, pi, pdu->func == MB_FC_UMAS ? "umas" : "modbus",
-			 "modbus.exception",
+			 PG_K_MODBUS_EXCEPTION,
 			 pdu->func == MB_FC_UMAS ? PG_SEV_WARNING : PG_SEV_NOTICE,
 			 h->unit, h->trans_id);
 		pg_event_set_int(&ev, "func", pdu->func);
@@ -803,7 +804,7 @@ static void mb_pdu_trace(struct mbsess *m, int dir, const struct mb_mbap *h,
 {
 	struct pg_event ev;
 
-	mb_event(m, &ev, pi, fc == MB_FC_UMAS ? "umas" : "modbus", "modbus.pdu",
+	mb_event(m, &ev, pi, fc == MB_FC_UMAS ? "umas" : "modbus", PG_K_MODBUS_PDU,
 		 PG_SEV_INFO, -1, -1);
 	pg_event_set_str(&ev, "dir", dir == PG_DIR_C2S ? "c2s" : "s2c");
 	pg_event_set_int(&ev, "trans_id", h->trans_id);
@@ -1068,7 +1069,7 @@ static void mb_close(void *app, const struct pg_pktinfo *pi)
 		/* one event per flow, but the first 64 and then every power of
 		 * two only: a scan of port 502 must not flood the feed */
 		struct pg_event ev;
-		mb_event(m, &ev, pi, "modbus", "modbus.not_modbus", PG_SEV_NOTICE, -1, -1);
+		mb_event(m, &ev, pi, "modbus", PG_K_MODBUS_NOT_MODBUS, PG_SEV_NOTICE, -1, -1);
 		pg_event_set_int(&ev, "bytes_c2s", (long long)m->d[0].bytes);
 		pg_event_set_int(&ev, "bytes_s2c", (long long)m->d[1].bytes);
 		pg_event_set_int(&ev, "flows_so_far", (long long)s->st.not_modbus_flows);

@@ -178,7 +178,7 @@ static void s7_free_buf(struct s7_app *a, uint8_t **buf, size_t *cap)
 /* ---- events ---- */
 
 static void s7_ev(struct s7_app *a, struct pg_event *ev, const struct pg_pktinfo *pi,
-		  const char *proto, const char *kind, enum pg_sev sev)
+		  const char *proto, enum pg_kind kind, enum pg_sev sev)
 {
 	pg_event_wire(ev, &a->fi, pi, proto, kind, sev);
 }
@@ -189,7 +189,7 @@ static void s7_limit(struct s7_app *a, const struct pg_pktinfo *pi, unsigned bit
 	if (!pg_once(&a->limits_hit, bit))
 		return;            /* once per flow and limit: a flood is one event */
 	struct pg_event ev;
-	s7_ev(a, &ev, pi, "s7comm", "s7.limit", PG_SEV_WARNING);
+	s7_ev(a, &ev, pi, "s7comm", PG_K_S7_LIMIT, PG_SEV_WARNING);
 	pg_event_set_str(&ev, "limit", what);
 	pg_event_text(&ev, "S7 session limit reached: %s", what);
 	pg_sniff_emit(a->s, &ev);
@@ -205,7 +205,7 @@ static void s7_malformed(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 	}
 	a->malformed++;
 	struct pg_event ev;
-	s7_ev(a, &ev, pi, "s7comm", "s7.malformed", PG_SEV_WARNING);
+	s7_ev(a, &ev, pi, "s7comm", PG_K_S7_MALFORMED, PG_SEV_WARNING);
 	pg_event_set_str(&ev, "dir", dir_name(dir));
 	pg_event_set_int(&ev, "stream_offset", (long long)off);
 	pg_event_set_str(&ev, "reason", reason);
@@ -257,7 +257,7 @@ static void s7_connect_emit(struct s7_app *a, const struct pg_pktinfo *pi, int c
 		return;
 	a->connect_done = 1;
 	struct pg_event ev;
-	s7_ev(a, &ev, pi, "cotp", "cotp.connect", PG_SEV_INFO);
+	s7_ev(a, &ev, pi, "cotp", PG_K_COTP_CONNECT, PG_SEV_INFO);
 	if (a->calling.len)
 		pg_event_set_hex(&ev, "calling_tsap", a->calling.b, a->calling.len);
 	if (a->called.len)
@@ -480,7 +480,7 @@ static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
 		}
 	}
 
-	s7_ev(a, &ev, pi, "s7comm", x->upload ? "s7.block.upload" : "s7.block.download",
+	s7_ev(a, &ev, pi, "s7comm", x->upload ? PG_K_S7_BLOCK_UPLOAD : PG_K_S7_BLOCK_DOWNLOAD,
 	      PG_SEV_NOTICE);
 	s7_set_block(a, &ev, x->has_block, x->type, x->number, x->fs,
 		     x->filename, x->filename_len);
@@ -511,7 +511,7 @@ static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
 			mc7_block_id(m.type, m.number, ev.object, sizeof ev.object);
 	}
 	const char *obj = ev.object[0] ? ev.object : "an unnamed block";
-	if (o.verdict && !strcmp(o.verdict, PG_V_INCOMPLETE)) {
+	if (o.verdict == PG_VERDICT_INCOMPLETE) {
 		pg_event_text(&ev, "%s of %s incomplete (%zu bytes seen): %s%s", what, obj,
 			      x->t.bytes, o.why, refusal);
 	} else if (o.verdict) {
@@ -539,7 +539,7 @@ static void s7_xfer_finish(struct s7_app *a, const struct pg_pktinfo *pi,
 		if (f) {
 			f->downloaded = 1;
 			f->fate = x->t.refused ? FATE_REFUSED :
-				  o.verdict && !strcmp(o.verdict, PG_V_INCOMPLETE) ?
+				  o.verdict == PG_VERDICT_INCOMPLETE ?
 				  FATE_INCOMPLETE : FATE_DOWNLOADED;
 			f->err = x->t.err;
 			f->has_sha = ev.has_sha256;
@@ -558,7 +558,7 @@ static void s7_trace(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		     const struct s7_pdu *u)
 {
 	struct pg_event ev;
-	s7_ev(a, &ev, pi, "s7comm", "s7.pdu", PG_SEV_INFO);
+	s7_ev(a, &ev, pi, "s7comm", PG_K_S7_PDU, PG_SEV_INFO);
 	pg_event_set_str(&ev, "dir", dir_name(dir));
 	pg_event_set_int(&ev, "rosctr", u->rosctr);
 	pg_event_set_int(&ev, "pduref", u->pduref);
@@ -594,7 +594,7 @@ static void s7_error_emit(struct s7_app *a, const struct pg_pktinfo *pi,
 	uint16_t code = (uint16_t)(u->errcls << 8 | u->errcod);
 	const char *name = s7_error_name(code);
 	struct pg_event ev;
-	s7_ev(a, &ev, pi, "s7comm", "s7.error", PG_SEV_WARNING);
+	s7_ev(a, &ev, pi, "s7comm", PG_K_S7_ERROR, PG_SEV_WARNING);
 	pg_event_set_int(&ev, "errcls", u->errcls);
 	pg_event_set_int(&ev, "errcod", u->errcod);
 	if (func >= 0)
@@ -629,7 +629,7 @@ static void s7_on_request_download(struct s7_app *a, const struct pg_pktinfo *pi
 		x->ann_mc7 = u->mc7_len;
 	}
 	struct pg_event ev;
-	s7_ev(a, &ev, pi, "s7comm", "s7.download.request", PG_SEV_NOTICE);
+	s7_ev(a, &ev, pi, "s7comm", PG_K_S7_DOWNLOAD_REQUEST, PG_SEV_NOTICE);
 	s7_set_block(a, &ev, u->filename_ok, u->blk_type, u->blk_number, u->blk_fs,
 		     u->filename, u->filename_len);
 	if (u->has_lengths) {
@@ -752,7 +752,7 @@ static void s7_on_download_end(struct s7_app *a, const struct pg_pktinfo *pi,
 	}
 	struct pg_event ev;
 	const char *en = u->blk_err ? s7_error_name(u->blk_err) : NULL;
-	s7_ev(a, &ev, pi, "s7comm", "s7.download.end",
+	s7_ev(a, &ev, pi, "s7comm", PG_K_S7_DOWNLOAD_END,
 	      u->blk_err ? PG_SEV_WARNING : PG_SEV_INFO);
 	s7_set_block(a, &ev, u->filename_ok, u->blk_type, u->blk_number, u->blk_fs,
 		     u->filename, u->filename_len);
@@ -771,18 +771,18 @@ static void s7_on_pi(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 	s7_job_add(a, pi, dir, u->pduref, u->func);
 	if (!u->has_service)
 		return;
-	const char *kind = "s7.pi";
+	enum pg_kind kind = PG_K_S7_PI;
 	enum pg_sev sev = PG_SEV_NOTICE;
 	int is_blocks = 0;
 	if (u->service_len == 5 && !memcmp(u->service, "_INSE", 5)) {
-		kind = "s7.block.activate";
+		kind = PG_K_S7_BLOCK_ACTIVATE;
 		is_blocks = 1;
 	} else if (u->service_len == 5 && !memcmp(u->service, "_DELE", 5)) {
-		kind = "s7.block.delete";
+		kind = PG_K_S7_BLOCK_DELETE;
 		sev = PG_SEV_WARNING;
 		is_blocks = 1;
 	} else if (u->service_len == 9 && !memcmp(u->service, "P_PROGRAM", 9)) {
-		kind = "s7.plc.start";
+		kind = PG_K_S7_PLC_START;
 	}
 	struct pg_event ev;
 	s7_ev(a, &ev, pi, "s7comm", kind, sev);
@@ -834,7 +834,7 @@ static void s7_on_pi(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		pg_event_text(&ev, "PI %.*s: %s %u block(s) %s", (int)u->service_len,
 			      u->service, sev == PG_SEV_WARNING ? "delete" : "activate",
 			      u->nblocks, ev.object);
-	} else if (!strcmp(kind, "s7.plc.start")) {
+	} else if (kind == PG_K_S7_PLC_START) {
 		/* Warm restart carries an empty parameter block, cold restart "C ". */
 		const char *mode = NULL;
 		struct cur c = cur_init(u->pi_param, u->pi_param_len);
@@ -892,7 +892,7 @@ static void s7_on_job(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		struct s7_xfer *x = u->has_upload_id ?
 			s7_xfer_by_upload_id(a, u->upload_id) : NULL;
 		struct pg_event ev;
-		s7_ev(a, &ev, pi, "s7comm", "s7.upload.end", PG_SEV_INFO);
+		s7_ev(a, &ev, pi, "s7comm", PG_K_S7_UPLOAD_END, PG_SEV_INFO);
 		if (x)
 			s7_set_block(a, &ev, x->has_block, x->type, x->number, x->fs,
 				     x->filename, x->filename_len);
@@ -912,7 +912,7 @@ static void s7_on_job(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 	case S7_F_PLC_STOP: {
 		s7_job_add(a, pi, dir, u->pduref, u->func);
 		struct pg_event ev;
-		s7_ev(a, &ev, pi, "s7comm", "s7.plc.stop", PG_SEV_ALERT);
+		s7_ev(a, &ev, pi, "s7comm", PG_K_S7_PLC_STOP, PG_SEV_ALERT);
 		if (u->has_service)
 			pg_event_set_strn(&ev, "service", u->service, u->service_len);
 		if (a->has_rackslot) {
@@ -941,7 +941,7 @@ static void s7_refused_emit(struct s7_app *a, const struct pg_pktinfo *pi,
 	uint16_t bn = 0;
 	int ok = mc7_parse_filename(j->filename, j->filename_len, &bt, &bn, (char *)&fs) == 0;
 	struct pg_event ev;
-	s7_ev(a, &ev, pi, "s7comm", "s7.download.refused", PG_SEV_NOTICE);
+	s7_ev(a, &ev, pi, "s7comm", PG_K_S7_DOWNLOAD_REFUSED, PG_SEV_NOTICE);
 	s7_set_block(a, &ev, ok, bt, bn, (char)fs, j->filename, j->filename_len);
 	pg_event_set_bool(&ev, "accepted", 0);
 	pg_event_set_int(&ev, "error_code", code);
@@ -999,7 +999,7 @@ static void s7_on_reply(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 		return;
 	if (u->func == S7_F_SETUP && u->has_setup) {
 		struct pg_event ev;
-		s7_ev(a, &ev, pi, "s7comm", "s7.setup", PG_SEV_INFO);
+		s7_ev(a, &ev, pi, "s7comm", PG_K_S7_SETUP, PG_SEV_INFO);
 		pg_event_set_int(&ev, "pdu_size", u->pdu_size);
 		pg_event_set_int(&ev, "amq_calling", u->amq_calling);
 		pg_event_set_int(&ev, "amq_called", u->amq_called);
@@ -1018,7 +1018,7 @@ static void s7_on_reply(struct s7_app *a, const struct pg_pktinfo *pi, int dir,
 				s7_xfer_announce(x, u->total_len);
 		}
 		struct pg_event ev;
-		s7_ev(a, &ev, pi, "s7comm", "s7.upload.start", PG_SEV_NOTICE);
+		s7_ev(a, &ev, pi, "s7comm", PG_K_S7_UPLOAD_START, PG_SEV_NOTICE);
 		if (x)
 			s7_set_block(a, &ev, x->has_block, x->type, x->number, x->fs,
 				     x->filename, x->filename_len);
@@ -1076,8 +1076,8 @@ static void s7p_session_emit(struct s7_app *a, const struct pg_pktinfo *pi,
 		return;
 	a->s7p_done |= stage | S7P_REPORTED;
 	struct pg_event ev;
-	s7_ev(a, &ev, pi, "s7comm-plus", "s7plus.session", sev);
-	ev.verdict = PG_V_UNVERIFIABLE;
+	s7_ev(a, &ev, pi, "s7comm-plus", PG_K_S7PLUS_SESSION, sev);
+	ev.verdict = PG_VERDICT_UNVERIFIABLE;
 	static const char *vn[5] = { "v1", "v2", "v3", "system", "keepalive" };
 	json_t *vc = json_object();
 	for (int i = 0; i < 5; i++)
@@ -1390,7 +1390,7 @@ static void s7_close(void *app, const struct pg_pktinfo *pi)
 			       "capture ended / flow closed before the transfer completed");
 	s7_life_close(&a->life);
 	struct pg_event lev;
-	s7_ev(a, &lev, pi, "s7comm", "s7.session.blocks", PG_SEV_INFO);
+	s7_ev(a, &lev, pi, "s7comm", PG_K_S7_SESSION_BLOCKS, PG_SEV_INFO);
 	if (s7_life_event(&a->life, &lev))
 		pg_sniff_emit(a->s, &lev);
 	else

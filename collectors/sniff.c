@@ -15,21 +15,20 @@ void pg_sniff_init(struct pg_sniff *s)
 	s->cfg.total_mem_max = 256u << 20;
 	s->cfg.max_flows = 65536;
 	s->cfg.idle_timeout_s = 600;
-	s->next_seq = 1;
 }
 
 void pg_sniff_emit(struct pg_sniff *s, struct pg_event *ev)
 {
-	ev->seq = s->next_seq++;
 	s->st.events++;
-	if (s->emit)
-		s->emit(s->emit_arg, ev);
-	pg_event_clear(ev);
+	if (s->bus)
+		pg_bus_publish(s->bus, ev);
+	else
+		pg_event_clear(ev);
 }
 
 void pg_event_wire(struct pg_event *ev, const struct pg_flowinfo *fi,
 		   const struct pg_pktinfo *pi, const char *proto,
-		   const char *kind, enum pg_sev sev)
+		   enum pg_kind kind, enum pg_sev sev)
 {
 	pg_event_init(ev);
 	ev->source = PG_SRC_WIRE;
@@ -48,7 +47,7 @@ void pg_event_wire(struct pg_event *ev, const struct pg_flowinfo *fi,
 }
 
 void pg_event_self(struct pg_event *ev, const struct pg_pktinfo *pi,
-		   const char *kind, enum pg_sev sev)
+		   enum pg_kind kind, enum pg_sev sev)
 {
 	pg_event_init(ev);
 	ev->source = PG_SRC_SELF;
@@ -71,7 +70,7 @@ int pg_mem_charge(struct pg_sniff *s, size_t n)
 		uint64_t h = ++s->st.memcap_hits;
 		if ((h & (h - 1)) == 0) {
 			struct pg_event ev;
-			pg_event_self(&ev, &s->cur, "sniff.memcap", PG_SEV_WARNING);
+			pg_event_self(&ev, &s->cur, PG_K_SNIFF_MEMCAP, PG_SEV_WARNING);
 			pg_event_set_int(&ev, "memcap", (long long)s->cfg.total_mem_max);
 			pg_event_set_int(&ev, "in_use", (long long)s->mem_used);
 			pg_event_set_int(&ev, "refused", (long long)n);

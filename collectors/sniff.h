@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 #include "../rules/event.h"
+#include "../rules/bus.h"
 
 /* Per packet: when, and which frame (1-based across all input files). */
 struct pg_pktinfo {
@@ -72,9 +73,7 @@ struct pg_sniff_stats {
 struct pg_sniff {
 	struct pg_sniff_cfg cfg;
 	struct pg_sniff_stats st;
-	void (*emit)(void *arg, struct pg_event *ev);  /* the sink */
-	void *emit_arg;
-	uint64_t next_seq;
+	struct pg_bus *bus;          /* where events go (rules/bus.h): set by the owner */
 	size_t mem_used;
 	struct pg_pktinfo cur;       /* the packet being processed (set by capture.c) */
 };
@@ -82,17 +81,18 @@ struct pg_sniff {
 /* Defaults: ports 102/502, 8 MiB per flow, 256 MiB total, 65536 flows, 600 s. */
 void pg_sniff_init(struct pg_sniff *s);
 
-/* Number the event, hand it to the sink, then pg_event_clear() it. */
+/* Publish the event on s->bus (numbered there, handed to its subscribers,
+ * then cleared); without a bus it is only counted and cleared. */
 void pg_sniff_emit(struct pg_sniff *s, struct pg_event *ev);
 
 /* pg_event_init() plus the common wire fields from the flow and the packet. */
 void pg_event_wire(struct pg_event *ev, const struct pg_flowinfo *fi,
 		   const struct pg_pktinfo *pi, const char *proto,
-		   const char *kind, enum pg_sev sev);
+		   enum pg_kind kind, enum pg_sev sev);
 
 /* Health/self event (capture errors, drops, memcap): source self. */
 void pg_event_self(struct pg_event *ev, const struct pg_pktinfo *pi,
-		   const char *kind, enum pg_sev sev);
+		   enum pg_kind kind, enum pg_sev sev);
 
 /* Rate limit for repeated events: true for the 1st..64th occurrence and then
  * for each power of two (128, 256, ...).  n counts from 1. */

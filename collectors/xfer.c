@@ -344,9 +344,9 @@ void pg_xfer_answer(struct pg_xfer *x, size_t index, uint16_t tag, int ok)
 
 /* ---- verdict ---- */
 
-static void set(struct pg_xfer_out *o, const char *verdict, const char *reason,
+static void set(struct pg_xfer_out *o, enum pg_verdict verdict, const char *reason,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void set(struct pg_xfer_out *o, const char *verdict, const char *reason,
+static void set(struct pg_xfer_out *o, enum pg_verdict verdict, const char *reason,
 		const char *fmt, ...)
 {
 	va_list ap;
@@ -415,31 +415,31 @@ void pg_xfer_judge(struct pg_xfer *x, const char *closing, struct pg_xfer_out *o
 
 	/* Most decisive first: an invalid transfer beats an incomplete one. */
 	if (x->capped)
-		set(o, PG_V_INVALID, PG_XR_SIZECAP,
+		set(o, PG_VERDICT_INVALID, PG_XR_SIZECAP,
 		    "more bytes than a transfer of this kind may hold (%zu)", x->max_bytes);
 	else if (x->conflict) {
-		set(o, PG_V_INVALID, PG_XR_CONFLICT,
+		set(o, PG_VERDICT_INVALID, PG_XR_CONFLICT,
 		    "a slice came twice with different bytes (the first copy was kept)");
 		hash_invalid = 1;
 	} else if (x->bad_index)
-		set(o, PG_V_INVALID, PG_XR_INDEX, "a slice number is out of range");
+		set(o, PG_VERDICT_INVALID, PG_XR_INDEX, "a slice number is out of range");
 	else if (x->memfail)
-		set(o, PG_V_INCOMPLETE, PG_XR_MEMCAP, "the memory limit stopped the reassembly");
+		set(o, PG_VERDICT_INCOMPLETE, PG_XR_MEMCAP, "the memory limit stopped the reassembly");
 	else if (o->missing)
-		set(o, PG_V_INCOMPLETE, PG_XR_MISSING, "%u slice(s) not seen (%u requested and "
+		set(o, PG_VERDICT_INCOMPLETE, PG_XR_MISSING, "%u slice(s) not seen (%u requested and "
 		    "not answered, %u numbers absent)", o->missing, req_missing, holes);
 	else if (x->n == 0)
-		set(o, PG_V_INCOMPLETE, PG_XR_NODATA, "no data was seen%s%s", sep, cl);
+		set(o, PG_VERDICT_INCOMPLETE, PG_XR_NODATA, "no data was seen%s%s", sep, cl);
 	else if (x->expect_last && !x->last_seen && !x->slice_err)
-		set(o, PG_V_INCOMPLETE, PG_XR_LAST, "the last slice was not seen%s%s", sep, cl);
+		set(o, PG_VERDICT_INCOMPLETE, PG_XR_LAST, "the last slice was not seen%s%s", sep, cl);
 	else if (x->need_end && !x->end_seen)
-		set(o, PG_V_INCOMPLETE, PG_XR_END, "the end that declares the slice count was "
+		set(o, PG_VERDICT_INCOMPLETE, PG_XR_END, "the end that declares the slice count was "
 		    "not seen%s%s", sep, cl);
 	else if (x->has_count && x->count != x->n)
-		set(o, PG_V_INCOMPLETE, PG_XR_COUNT, "%zu slices declared, %zu seen",
+		set(o, PG_VERDICT_INCOMPLETE, PG_XR_COUNT, "%zu slices declared, %zu seen",
 		    x->count, x->n);
 	else if (x->slice_err) {
-		set(o, PG_V_INVALID, PG_XR_SLICE_ERR,
+		set(o, PG_VERDICT_INVALID, PG_XR_SLICE_ERR,
 		    "a data reply carried an error or was malformed");
 		hash_invalid = 1;
 	} else if (x->has_announced && x->bytes != x->announced) {
@@ -447,11 +447,11 @@ void pg_xfer_judge(struct pg_xfer *x, const char *closing, struct pg_xfer_out *o
 		snprintf(w, sizeof w, "received %zu bytes, %llu were announced", x->bytes,
 			 (unsigned long long)x->announced);
 		hash_invalid = 1;
-		set(o, PG_V_INVALID, PG_XR_SIZE, "%s", w);
+		set(o, PG_VERDICT_INVALID, PG_XR_SIZE, "%s", w);
 		if (x->gaps || x->midstream)
 			pg_xfer_content_fail(x, o, PG_XR_SIZE, w);
 	}
-	if (!o->verdict || (hash_invalid && !strcmp(o->verdict, PG_V_INVALID)))
+	if (!o->verdict || (hash_invalid && o->verdict == PG_VERDICT_INVALID))
 		image(x, o);
 }
 
@@ -462,7 +462,7 @@ void pg_xfer_content_fail(const struct pg_xfer *x, struct pg_xfer_out *o,
 	snprintf(w, sizeof w, "%.200s", why);
 	if (x->gaps || x->midstream) {
 		/* bytes may have been lost where no request was seen to miss them */
-		o->verdict = PG_V_INCOMPLETE;
+		o->verdict = PG_VERDICT_INCOMPLETE;
 		o->reason = x->gaps ? PG_XR_GAP : PG_XR_MIDSTREAM;
 		snprintf(o->why, sizeof o->why, "%s after %s", w, x->gaps ?
 			 "a capture gap" : "the capture started in the middle of the transfer");
@@ -470,7 +470,7 @@ void pg_xfer_content_fail(const struct pg_xfer *x, struct pg_xfer_out *o,
 		o->image = NULL;
 		o->len = 0;
 	} else {
-		o->verdict = PG_V_INVALID;
+		o->verdict = PG_VERDICT_INVALID;
 		o->reason = reason;
 		snprintf(o->why, sizeof o->why, "%s", w);
 	}
@@ -525,7 +525,7 @@ void pg_xfer_event(const struct pg_xfer *x, const struct pg_xfer_out *o,
 				pg_event_set_str(ev, "error_name", err_name);
 		}
 	}
-	if (o->verdict && !strcmp(o->verdict, PG_V_INCOMPLETE))
+	if (o->verdict == PG_VERDICT_INCOMPLETE)
 		x->bud->s->st.transfers_incomplete++;
 	else
 		x->bud->s->st.transfers_complete++;

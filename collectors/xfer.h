@@ -130,7 +130,7 @@ struct pg_xfer {
 
 /* The verdict of a transfer. */
 struct pg_xfer_out {
-	const char *verdict;         /* NULL = complete, PG_V_INCOMPLETE, PG_V_INVALID */
+	enum pg_verdict verdict;     /* NONE = complete, PG_VERDICT_INCOMPLETE, PG_VERDICT_INVALID */
 	const char *reason;          /* PG_XR_* or the session's, NULL when complete */
 	char why[320];               /* the reason in words */
 	unsigned missing;            /* slices known missing */

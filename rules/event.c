@@ -13,6 +13,47 @@
 
 #include "../parsers/digest.h"
 
+static const struct {
+	const char *name;
+	unsigned flags;
+} kinds[PG_K_COUNT] = {
+	[PG_K_NONE] = { "unknown", 0 },
+#define PG_KIND_ROW(id, nm, fl) [PG_K_##id] = { nm, fl },
+	PG_KIND_LIST(PG_KIND_ROW)
+#undef PG_KIND_ROW
+};
+
+const char *pg_kind_name(enum pg_kind k)
+{
+	return (unsigned)k < PG_K_COUNT ? kinds[k].name : "unknown";
+}
+
+enum pg_kind pg_kind_from_name(const char *name)
+{
+	for (unsigned k = 1; name && k < PG_K_COUNT; k++)
+		if (strcmp(kinds[k].name, name) == 0)
+			return (enum pg_kind)k;
+	return PG_K_NONE;
+}
+
+unsigned pg_kind_flags(enum pg_kind k)
+{
+	return (unsigned)k < PG_K_COUNT ? kinds[k].flags : 0;
+}
+
+const char *pg_verdict_name(enum pg_verdict v)
+{
+	static const char *const names[PG_VERDICT_COUNT] = {
+		[PG_VERDICT_MATCHES] = "matches",
+		[PG_VERDICT_DIFFERS] = "differs",
+		[PG_VERDICT_UNKNOWN] = "unknown",
+		[PG_VERDICT_INCOMPLETE] = "incomplete",
+		[PG_VERDICT_UNVERIFIABLE] = "unverifiable",
+		[PG_VERDICT_INVALID] = "invalid",
+	};
+	return (unsigned)v < PG_VERDICT_COUNT ? names[v] : NULL;
+}
+
 void pg_event_init(struct pg_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
@@ -453,7 +494,7 @@ char *pg_event_json(const struct pg_event *ev)
 	jc_add(&c, "seq");
 	jb_member_str(&b, &c, "ts", pg_ts_str(&ev->ts, ts, sizeof ts));
 	jb_member_str(&b, &c, "source", pg_source_name(ev->source));
-	jb_member_str(&b, &c, "kind", ev->kind ? ev->kind : "unknown");
+	jb_member_str(&b, &c, "kind", pg_kind_name(ev->kind));
 	jb_member_str(&b, &c, "severity", pg_sev_name(ev->sev));
 	if (ev->proto)
 		jb_member_str(&b, &c, "proto", ev->proto);
@@ -477,8 +518,8 @@ char *pg_event_json(const struct pg_event *ev)
 		jb_hash(&b, &c, "strict_sha256", ev->strict);
 		jb_hash(&b, &c, "logic_fp", ev->logic_fp);
 	}
-	if (ev->verdict)
-		jb_member_str(&b, &c, "verdict", ev->verdict);
+	if (pg_verdict_name(ev->verdict))
+		jb_member_str(&b, &c, "verdict", pg_verdict_name(ev->verdict));
 	int text_done = 0;
 	if (ev->fields) {
 		const char *k;
@@ -515,10 +556,10 @@ char *pg_event_human(const struct pg_event *ev, char *buf, size_t n)
 		snprintf(ends, sizeof ends, " %s:%u -> %s:%u", ev->src.addr,
 			 ev->src.port, ev->dst.addr, ev->dst.port);
 	char *text = safe_copy(ev->text, strnlen(ev->text, sizeof ev->text));
+	const char *v = pg_verdict_name(ev->verdict);
 	snprintf(buf, n, "%s %-8s %-26s%s%s%s  %s", pg_ts_str(&ev->ts, ts, sizeof ts),
-		 pg_sev_name(ev->sev), ev->kind ? ev->kind : "?", ends,
-		 ev->verdict ? "  " : "", ev->verdict ? ev->verdict : "",
-		 text ? text : "");
+		 pg_sev_name(ev->sev), ev->kind ? pg_kind_name(ev->kind) : "?", ends,
+		 v ? "  " : "", v ? v : "", text ? text : "");
 	free(text);
 	return buf;
 }

@@ -26,12 +26,87 @@ struct pg_endpoint {
 	uint16_t port;
 };
 
+/*
+ * Every kind of event, with its name (docs/EVENTS.md) and what it is.  One
+ * list: the enum, the name table and the flags are made from it.
+ *   T  a transfer of logic whose bytes are judged against the baselines
+ *   U  the transfer goes from the PLC to the station (an upload)
+ */
+#define PG_KIND_LIST(X) \
+	X(CAPTURE_FILE,         "capture.file",          0) \
+	X(CAPTURE_INTERFACE,    "capture.interface",     0) \
+	X(CAPTURE_LIVE,         "capture.live",          0) \
+	X(CAPTURE_ERROR,        "capture.error",         0) \
+	X(CAPTURE_DROPS,        "capture.drops",         0) \
+	X(SNIFF_MEMCAP,         "sniff.memcap",          0) \
+	X(SNIFF_SUMMARY,        "sniff.summary",         0) \
+	X(BASELINE_INVALID,     "baseline.invalid",      0) \
+	X(FLOW_TIMEOUT,         "flow.timeout",          0) \
+	X(FLOW_EVICTED,         "flow.evicted",          0) \
+	X(TCP_GAP,              "tcp.gap",               0) \
+	X(TCP_OVERLAP_CONFLICT, "tcp.overlap_conflict",  0) \
+	X(COTP_CONNECT,         "cotp.connect",          0) \
+	X(S7_SETUP,             "s7.setup",              0) \
+	X(S7_PDU,               "s7.pdu",                0) \
+	X(S7_ERROR,             "s7.error",              0) \
+	X(S7_LIMIT,             "s7.limit",              0) \
+	X(S7_MALFORMED,         "s7.malformed",          0) \
+	X(S7_PI,                "s7.pi",                 0) \
+	X(S7_PLC_STOP,          "s7.plc.stop",           0) \
+	X(S7_PLC_START,         "s7.plc.start",          0) \
+	X(S7_DOWNLOAD_REQUEST,  "s7.download.request",   0) \
+	X(S7_DOWNLOAD_REFUSED,  "s7.download.refused",   0) \
+	X(S7_DOWNLOAD_END,      "s7.download.end",       0) \
+	X(S7_UPLOAD_START,      "s7.upload.start",       0) \
+	X(S7_UPLOAD_END,        "s7.upload.end",         0) \
+	X(S7_BLOCK_DOWNLOAD,    "s7.block.download",     PG_KF_TRANSFER) \
+	X(S7_BLOCK_UPLOAD,      "s7.block.upload",       PG_KF_TRANSFER | PG_KF_UPLOAD) \
+	X(S7_BLOCK_ACTIVATE,    "s7.block.activate",     0) \
+	X(S7_BLOCK_DELETE,      "s7.block.delete",       0) \
+	X(S7_SESSION_BLOCKS,    "s7.session.blocks",     0) \
+	X(S7PLUS_SESSION,       "s7plus.session",        0) \
+	X(MODBUS_PDU,           "modbus.pdu",            0) \
+	X(MODBUS_EXCEPTION,     "modbus.exception",      0) \
+	X(MODBUS_LIMIT,         "modbus.limit",          0) \
+	X(MODBUS_MALFORMED,     "modbus.malformed",      0) \
+	X(MODBUS_NOT_MODBUS,    "modbus.not_modbus",     0) \
+	X(MODBUS_FILE_WRITE,    "modbus.file.write",     PG_KF_TRANSFER) \
+	X(UMAS_RESERVE,         "umas.reserve",          0) \
+	X(UMAS_RELEASE,         "umas.release",          0) \
+	X(UMAS_PLC_STOP,        "umas.plc.stop",         0) \
+	X(UMAS_PLC_START,       "umas.plc.start",        0) \
+	X(UMAS_APP_DOWNLOAD,    "umas.app.download",     PG_KF_TRANSFER) \
+	X(UMAS_APP_UPLOAD,      "umas.app.upload",       PG_KF_TRANSFER | PG_KF_UPLOAD)
+
+#define PG_KF_TRANSFER 1u
+#define PG_KF_UPLOAD   2u
+
+enum pg_kind {
+	PG_K_NONE = 0,             /* printed as "unknown" */
+#define PG_KIND_ENUM(id, name, flags) PG_K_##id,
+	PG_KIND_LIST(PG_KIND_ENUM)
+#undef PG_KIND_ENUM
+	PG_K_COUNT
+};
+
+/* The verdict on transferred logic against the signed baselines. */
+enum pg_verdict {
+	PG_VERDICT_NONE = 0,       /* not a judged transfer (no "verdict" member) */
+	PG_VERDICT_MATCHES,        /* the bytes are a signed baseline's */
+	PG_VERDICT_DIFFERS,        /* the same object in a baseline, other bytes */
+	PG_VERDICT_UNKNOWN,        /* in no baseline */
+	PG_VERDICT_INCOMPLETE,     /* bytes missing from the capture */
+	PG_VERDICT_UNVERIFIABLE,   /* content not visible (S7comm-plus, TLS) */
+	PG_VERDICT_INVALID,        /* the bytes are not a valid object */
+	PG_VERDICT_COUNT
+};
+
 struct pg_event {
-	uint64_t seq;              /* set by the emitter: 1, 2, 3 ... never reused */
+	uint64_t seq;              /* set by the bus: 1, 2, 3 ... never reused */
 	struct timespec ts;        /* packet time (or file event time), never "now" */
 	enum pg_source source;
 	enum pg_sev sev;
-	const char *kind;          /* static string, e.g. "s7.block.download"; see EVENTS.md */
+	enum pg_kind kind;         /* PG_K_S7_BLOCK_DOWNLOAD ...; names: pg_kind_name() */
 	const char *proto;         /* "s7comm", "s7comm-plus", "cotp", "modbus", "umas", "tcp", "capture"; NULL */
 	uint64_t flow_id;          /* 0 when not about a flow */
 	struct pg_endpoint src;    /* wire: the client side (engineering station, HMI) */
@@ -45,20 +120,24 @@ struct pg_event {
 	int has_fp;
 	uint8_t strict[32];        /* MC7 strict hash (checksum zeroed) */
 	uint8_t logic_fp[32];      /* MC7 logic fingerprint (same function as `register`) */
-	const char *verdict;       /* NULL, or one of the PG_V_* strings below */
+	enum pg_verdict verdict;   /* PG_VERDICT_NONE unless a judged transfer */
 	char text[512];            /* one sentence for people */
 	json_t *fields;            /* protocol-specific extra members (owned; may be NULL) */
 	const uint8_t *payload;    /* borrowed transferred bytes (complete block or image) */
 	size_t payload_len;
 };
 
-/* Verdict strings (compare by pointer or strcmp). */
-#define PG_V_MATCHES      "matches"
-#define PG_V_DIFFERS      "differs"
-#define PG_V_UNKNOWN      "unknown"
-#define PG_V_INCOMPLETE   "incomplete"
-#define PG_V_UNVERIFIABLE "unverifiable"
-#define PG_V_INVALID      "invalid"
+/* "s7.block.download"; "unknown" for PG_K_NONE or a value out of range. */
+const char *pg_kind_name(enum pg_kind k);
+/* The kind of a name, PG_K_NONE when there is none. */
+enum pg_kind pg_kind_from_name(const char *name);
+unsigned pg_kind_flags(enum pg_kind k);
+static inline int pg_kind_is_transfer(enum pg_kind k)
+{
+	return (pg_kind_flags(k) & PG_KF_TRANSFER) != 0;
+}
+/* "matches", ...; NULL for PG_VERDICT_NONE. */
+const char *pg_verdict_name(enum pg_verdict v);
 
 /* Zero the event, size = -1.  Call before filling it. */
 void pg_event_init(struct pg_event *ev);

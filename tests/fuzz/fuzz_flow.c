@@ -29,6 +29,9 @@
 
 #include "flow.h"
 
+/* the event bus the code under test publishes on (rules/bus.h) */
+static struct pg_bus test_bus;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NTUPLE 4
@@ -141,7 +144,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&F, 0, sizeof F);
 	struct pg_sniff s;
 	pg_sniff_init(&s);
-	s.emit = fz_emit;
+	pg_bus_init(&test_bus);
+	pg_bus_subscribe(&test_bus, fz_emit, NULL);
+	s.bus = &test_bus;
 	uint8_t cfg = data[0];
 	s.cfg.flow_mem_max = (size_t)64 << (cfg & 7);
 	s.cfg.max_flows = 1 + ((cfg >> 3) & 3);

@@ -16,6 +16,9 @@
 #include "cursor.h"
 #include "sniff.h"
 
+/* the event bus the code under test publishes on (rules/bus.h) */
+static struct pg_bus test_bus;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void sink(void *arg, struct pg_event *ev)
@@ -39,7 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cur c = cur_init(data, size);
 
 	pg_sniff_init(&s);
-	s.emit = sink;
+	pg_bus_init(&test_bus);
+	pg_bus_subscribe(&test_bus, sink, NULL);
+	s.bus = &test_bus;
 	memset(&fi, 0, sizeof fi);
 	memset(&pi, 0, sizeof pi);
 	fi.id = 1;

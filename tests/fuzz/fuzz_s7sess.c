@@ -20,6 +20,9 @@
 #include "sniff.h"
 #include "cursor.h"
 
+/* the event bus the code under test publishes on (rules/bus.h) */
+static struct pg_bus test_bus;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void sink(void *arg, struct pg_event *ev)
@@ -38,7 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t flags = cur_u8(&c);
 	struct pg_sniff s;
 	pg_sniff_init(&s);
-	s.emit = sink;
+	pg_bus_init(&test_bus);
+	pg_bus_subscribe(&test_bus, sink, NULL);
+	s.bus = &test_bus;
 	s.cfg.pdu_trace = flags & 1;
 	if (flags & 4) {
 		s.cfg.total_mem_max = 6000;

@@ -17,6 +17,9 @@
 #include "flow.h"
 #include "match.h"
 
+/* the event bus the code under test publishes on (rules/bus.h) */
+static struct pg_bus test_bus;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct fsink {
@@ -61,8 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.cfg.max_flows = 8;
 	s.cfg.idle_timeout_s = 30;
 	struct fsink k = { 0 };
-	s.emit = fuzz_emit;
-	s.emit_arg = &k;
+	pg_bus_init(&test_bus);
+	pg_bus_subscribe(&test_bus, fuzz_emit, &k);
+	s.bus = &test_bus;
 	struct flowtab *ft = flowtab_new(&s, &pg_s7_app, &pg_modbus_app);
 	struct pg_capture cap;
 	pg_capture_init(&cap, &s, ft);

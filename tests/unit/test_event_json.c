@@ -53,7 +53,7 @@ static char *ref_json(const struct pg_event *ev)
 	json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq));
 	json_object_set_new(o, "ts", json_string(pg_ts_str(&ev->ts, ts, sizeof ts)));
 	json_object_set_new(o, "source", json_string(pg_source_name(ev->source)));
-	json_object_set_new(o, "kind", json_string(ev->kind ? ev->kind : "unknown"));
+	json_object_set_new(o, "kind", json_string(pg_kind_name(ev->kind)));
 	json_object_set_new(o, "severity", json_string(pg_sev_name(ev->sev)));
 	if (ev->proto)
 		json_object_set_new(o, "proto", json_string(ev->proto));
@@ -77,8 +77,8 @@ static char *ref_json(const struct pg_event *ev)
 		ref_hash(o, "strict_sha256", ev->strict);
 		ref_hash(o, "logic_fp", ev->logic_fp);
 	}
-	if (ev->verdict)
-		json_object_set_new(o, "verdict", json_string(ev->verdict));
+	if (pg_verdict_name(ev->verdict))
+		json_object_set_new(o, "verdict", json_string(pg_verdict_name(ev->verdict)));
 	if (ev->fields) {
 		const char *k;
 		json_t *v;
@@ -125,7 +125,7 @@ static void base_event(struct pg_event *ev)
 	ev->ts.tv_nsec = 123456789;
 	ev->source = PG_SRC_WIRE;
 	ev->sev = PG_SEV_ALERT;
-	ev->kind = "s7.block.download";
+	ev->kind = PG_K_S7_BLOCK_DOWNLOAD;
 	ev->proto = "s7comm";
 	ev->flow_id = 3;
 	snprintf(ev->src.addr, sizeof ev->src.addr, "10.0.0.1");
@@ -137,7 +137,7 @@ static void base_event(struct pg_event *ev)
 	ev->size = 500;
 	ev->has_sha256 = 1;
 	memset(ev->sha256, 0xab, 32);
-	ev->verdict = PG_V_UNKNOWN;
+	ev->verdict = PG_VERDICT_UNKNOWN;
 }
 
 /* -------------------------------------------------------------- tests -- */
@@ -185,7 +185,7 @@ static void test_field_names(void **state)
 				ev.has_fp = 1;
 			} else {
 				pg_event_init(&ev);   /* every conditional member absent */
-				ev.kind = "k";
+				ev.kind = PG_K_S7_PDU;
 			}
 			pg_event_set_int(&ev, "first", 1);
 			pg_event_set_str(&ev, names[i], "from-field");
@@ -275,7 +275,7 @@ static void test_random_events(void **state)
 		"seq", "src", "dst", "flow", "frame", "proto", "text", "object",
 		"size", "sha256", "logic_fp", "verdict", "dir", "bytes", "x\"y", "\xc3\xa9",
 	};
-	static const char *verdicts[] = { PG_V_MATCHES, PG_V_DIFFERS, PG_V_INCOMPLETE };
+	static const enum pg_verdict verdicts[] = { PG_VERDICT_MATCHES, PG_VERDICT_DIFFERS, PG_VERDICT_INCOMPLETE };
 	for (int i = 0; i < 20000; i++) {
 		struct pg_event ev;
 		pg_event_init(&ev);
@@ -284,7 +284,7 @@ static void test_random_events(void **state)
 		ev.ts.tv_nsec = (long)(rnd() % 1000000000u);
 		ev.source = (enum pg_source)(1 + rnd() % 3);
 		ev.sev = (enum pg_sev)(rnd() % 4);
-		ev.kind = rnd() % 8 ? "tcp.gap" : NULL;
+		ev.kind = rnd() % 8 ? PG_K_TCP_GAP : PG_K_NONE;
 		ev.proto = rnd() % 2 ? "tcp" : NULL;
 		if (rnd() % 2) {
 			ev.flow_id = rnd() % 1000;
@@ -304,7 +304,7 @@ static void test_random_events(void **state)
 			ev.strict[b] = (uint8_t)rnd();
 			ev.logic_fp[b] = (uint8_t)rnd();
 		}
-		ev.verdict = rnd() % 2 ? verdicts[rnd() % 3] : NULL;
+		ev.verdict = rnd() % 2 ? verdicts[rnd() % 3] : PG_VERDICT_NONE;
 		int nf = (int)(rnd() % 5);
 		for (int f = 0; f < nf; f++) {
 			const char *k = keys[rnd() % (sizeof keys / sizeof keys[0])];

@@ -20,6 +20,9 @@
 
 #include "flow.h"
 
+/* the event bus the code under test publishes on (rules/bus.h) */
+static struct pg_bus test_bus;
+
 /* ---- recorder ---- */
 
 #define MAXF 16
@@ -138,7 +141,7 @@ static void on_event(void *arg, struct pg_event *ev)
 	}
 	struct rev *r = &R.ev[R.nev++];
 	memset(r, 0, sizeof *r);
-	snprintf(r->kind, sizeof r->kind, "%s", ev->kind);
+	snprintf(r->kind, sizeof r->kind, "%s", pg_kind_name(ev->kind));
 	r->sev = ev->sev;
 	r->flow = ev->flow_id;
 	json_t *d = ev->fields ? json_object_get(ev->fields, "dir") : NULL;
@@ -187,7 +190,9 @@ static int setup(void **state)
 	(void)state;
 	memset(&R, 0, sizeof R);
 	pg_sniff_init(&S);
-	S.emit = on_event;
+	pg_bus_init(&test_bus);
+	pg_bus_subscribe(&test_bus, on_event, NULL);
+	S.bus = &test_bus;
 	NOW = 1000;
 	FRAME = 0;
 	return 0;

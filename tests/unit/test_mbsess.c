@@ -25,6 +25,9 @@
 #include "digest.h"
 #include "sniff.h"
 
+/* the event bus the code under test publishes on (rules/bus.h) */
+static struct pg_bus test_bus;
+
 /* ---- an event sink that keeps what the tests look at ---- */
 
 struct rec {
@@ -49,8 +52,8 @@ static void sink(void *arg, struct pg_event *ev)
 	(void)arg;
 	assert_true(nrec < MAX_REC);
 	struct rec *r = &recs[nrec++];
-	r->kind = ev->kind;
-	r->verdict = ev->verdict;
+	r->kind = pg_kind_name(ev->kind);
+	r->verdict = pg_verdict_name(ev->verdict);
 	r->sev = ev->sev;
 	r->has_sha256 = ev->has_sha256;
 	memcpy(r->sha256, ev->sha256, 32);
@@ -125,7 +128,9 @@ static void sess_open(struct sess *t, int trace)
 	recs_reset();
 	memset(t, 0, sizeof *t);
 	pg_sniff_init(&t->s);
-	t->s.emit = sink;
+	pg_bus_init(&test_bus);
+	pg_bus_subscribe(&test_bus, sink, NULL);
+	t->s.bus = &test_bus;
 	t->s.cfg.pdu_trace = trace;
 	t->fi.id = 1;
 	t->fi.af = 4;

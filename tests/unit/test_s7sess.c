@@ -24,6 +24,9 @@
 #include "digest.h"
 #include "sniff.h"
 
+/* the event bus the code under test publishes on (rules/bus.h) */
+static struct pg_bus test_bus;
+
 /* ---- recording sink ---- */
 
 struct rev {
@@ -50,8 +53,8 @@ static void rec_emit(void *arg, struct pg_event *ev)
 	assert_true(g_n < REC_MAX);
 	struct rev *r = &g_ev[g_n++];
 	memset(r, 0, sizeof *r);
-	r->kind = ev->kind;
-	r->verdict = ev->verdict;
+	r->kind = pg_kind_name(ev->kind);
+	r->verdict = pg_verdict_name(ev->verdict);
 	r->sev = ev->sev;
 	memcpy(r->object, ev->object, sizeof r->object);
 	r->size = ev->size;
@@ -136,7 +139,9 @@ static void feed_open(struct feed *f, size_t chunk, int nfrag, int trace)
 	rec_reset();
 	memset(f, 0, sizeof *f);
 	pg_sniff_init(&f->s);
-	f->s.emit = rec_emit;
+	pg_bus_init(&test_bus);
+	pg_bus_subscribe(&test_bus, rec_emit, NULL);
+	f->s.bus = &test_bus;
 	f->s.cfg.pdu_trace = trace;
 	f->fi.id = 1;
 	f->fi.af = 4;
@@ -974,7 +979,9 @@ static void test_corpus_db1(void **state)
 	rec_reset();
 	memset(&f, 0, sizeof f);
 	pg_sniff_init(&f.s);
-	f.s.emit = rec_emit;
+	pg_bus_init(&test_bus);
+	pg_bus_subscribe(&test_bus, rec_emit, NULL);
+	f.s.bus = &test_bus;
 	f.s.cfg.pdu_trace = 1;
 	/* One app per client port; in-order delivery by sequence number. */
 	struct { uint16_t port; void *app; uint32_t next[2]; int have[2]; } fl[8];

@@ -23,6 +23,9 @@
 #include "mc7.h"
 #include "util.h"
 
+/* the event bus the code under test publishes on (rules/bus.h) */
+static struct pg_bus test_bus;
+
 /* ---------------------------------------------------------- events -- */
 
 static void test_event_json_safe(void **state)
@@ -33,7 +36,7 @@ static void test_event_json_safe(void **state)
 	ev.seq = 7;
 	ev.ts.tv_sec = 1772442000; /* 2026-03-02T09:00:00Z */
 	ev.ts.tv_nsec = 123456789;
-	ev.kind = "s7.block.download";
+	ev.kind = PG_K_S7_BLOCK_DOWNLOAD;
 	ev.source = PG_SRC_WIRE;
 	ev.sev = PG_SEV_ALERT;
 	ev.flow_id = 3;
@@ -114,7 +117,7 @@ static void block_event(struct pg_event *ev, const char *id, uint8_t shab,
 			uint8_t strictb, uint8_t fpb, const char *dst, time_t t)
 {
 	pg_event_init(ev);
-	ev->kind = "s7.block.download";
+	ev->kind = PG_K_S7_BLOCK_DOWNLOAD;
 	ev->flow_id = 1;
 	snprintf(ev->dst.addr, sizeof ev->dst.addr, "%s", dst);
 	ev->ts.tv_sec = t;
@@ -159,7 +162,7 @@ static void test_match_verdicts(void **state)
 	/* exact, in the older baseline; in window; target listed */
 	block_event(&ev, "OB1", 0x11, 0, 0, "10.0.0.5", 1500);
 	pg_match_event(m, &ev);
-	assert_string_equal(ev.verdict, PG_V_MATCHES);
+	assert_int_equal(ev.verdict, PG_VERDICT_MATCHES);
 	assert_string_equal(json_string_value(json_object_get(ev.fields, "match")), "exact");
 	assert_string_equal(bl_str(&ev, "id"), "old");
 	assert_string_equal(bl_str(&ev, "ticket"), "CHG-1");
@@ -170,7 +173,7 @@ static void test_match_verdicts(void **state)
 	/* checksum-only and logic-only matches; outside the window */
 	block_event(&ev, "OB1", 0x99, 0x32, 0x00, "10.0.0.5", 5000);
 	pg_match_event(m, &ev);
-	assert_string_equal(ev.verdict, PG_V_MATCHES);
+	assert_int_equal(ev.verdict, PG_VERDICT_MATCHES);
 	assert_string_equal(json_string_value(json_object_get(ev.fields, "match")), "checksum");
 	assert_int_equal(bl_bool(&ev, "in_window"), 0);
 	pg_event_clear(&ev);
@@ -183,7 +186,7 @@ static void test_match_verdicts(void **state)
 	/* same id, other logic: DIFFERS against the newest baseline */
 	block_event(&ev, "OB1", 0x99, 0x98, 0x97, "10.0.0.5", 1500);
 	pg_match_event(m, &ev);
-	assert_string_equal(ev.verdict, PG_V_DIFFERS);
+	assert_int_equal(ev.verdict, PG_VERDICT_DIFFERS);
 	assert_int_equal(ev.sev, PG_SEV_ALERT);
 	assert_string_equal(bl_str(&ev, "id"), "new");
 	pg_event_clear(&ev);
@@ -191,7 +194,7 @@ static void test_match_verdicts(void **state)
 	/* wrong PLC / wrong slot: matched but target not listed */
 	block_event(&ev, "OB1", 0x31, 0, 0, "10.0.0.6", 1500);
 	pg_match_event(m, &ev);
-	assert_string_equal(ev.verdict, PG_V_MATCHES);
+	assert_int_equal(ev.verdict, PG_VERDICT_MATCHES);
 	assert_int_equal(bl_bool(&ev, "target_listed"), 0);
 	assert_non_null(strstr(ev.text, "not among the baseline's targets"));
 	pg_event_clear(&ev);
@@ -204,21 +207,21 @@ static void test_match_verdicts(void **state)
 	/* only in an untrusted baseline: UNKNOWN */
 	block_event(&ev, "FB7", 0x41, 0x42, 0x43, "10.0.0.5", 1500);
 	pg_match_event(m, &ev);
-	assert_string_equal(ev.verdict, PG_V_UNKNOWN);
+	assert_int_equal(ev.verdict, PG_VERDICT_UNKNOWN);
 	pg_event_clear(&ev);
 
 	/* an event that already has a verdict is left alone */
 	block_event(&ev, "OB1", 0x11, 0, 0, "10.0.0.5", 1500);
-	ev.verdict = PG_V_INCOMPLETE;
+	ev.verdict = PG_VERDICT_INCOMPLETE;
 	pg_match_event(m, &ev);
-	assert_string_equal(ev.verdict, PG_V_INCOMPLETE);
+	assert_int_equal(ev.verdict, PG_VERDICT_INCOMPLETE);
 	assert_null(json_object_get(ev.fields, "baseline"));
 	pg_event_clear(&ev);
 
 	/* hostile object name */
 	block_event(&ev, "../../etc", 0x11, 0, 0, "10.0.0.5", 1500);
 	pg_match_event(m, &ev);
-	assert_string_equal(ev.verdict, PG_V_INVALID);
+	assert_int_equal(ev.verdict, PG_VERDICT_INVALID);
 	pg_event_clear(&ev);
 
 	pg_matcher_free(m);
@@ -237,28 +240,28 @@ static void test_match_images(void **state)
 	struct pg_matcher *m = pg_matcher_new(b, 1);
 	struct pg_event ev;
 	pg_event_init(&ev);
-	ev.kind = "umas.app.download";
+	ev.kind = PG_K_UMAS_APP_DOWNLOAD;
 	snprintf(ev.dst.addr, sizeof ev.dst.addr, "10.0.0.9");
 	ev.has_sha256 = 1;
 	memset(ev.sha256, 0x55, 32);
 	pg_match_event(m, &ev);
-	assert_string_equal(ev.verdict, PG_V_MATCHES);
+	assert_int_equal(ev.verdict, PG_VERDICT_MATCHES);
 	pg_event_clear(&ev);
 	/* other image to the PLC that has an approved one: DIFFERS */
-	ev.kind = "umas.app.download";
+	ev.kind = PG_K_UMAS_APP_DOWNLOAD;
 	snprintf(ev.dst.addr, sizeof ev.dst.addr, "10.0.0.9");
 	ev.has_sha256 = 1;
 	memset(ev.sha256, 0x66, 32);
 	pg_match_event(m, &ev);
-	assert_string_equal(ev.verdict, PG_V_DIFFERS);
+	assert_int_equal(ev.verdict, PG_VERDICT_DIFFERS);
 	pg_event_clear(&ev);
 	/* to another PLC: UNKNOWN */
-	ev.kind = "umas.app.upload";
+	ev.kind = PG_K_UMAS_APP_UPLOAD;
 	snprintf(ev.dst.addr, sizeof ev.dst.addr, "10.0.0.10");
 	ev.has_sha256 = 1;
 	memset(ev.sha256, 0x66, 32);
 	pg_match_event(m, &ev);
-	assert_string_equal(ev.verdict, PG_V_UNKNOWN);
+	assert_int_equal(ev.verdict, PG_VERDICT_UNKNOWN);
 	assert_int_equal(ev.sev, PG_SEV_WARNING);
 	pg_event_clear(&ev);
 	pg_matcher_free(m);
@@ -280,9 +283,9 @@ static void rec_emit(void *arg, struct pg_event *ev)
 	assert_int_equal(ev->seq, r->last_seq + 1);
 	r->last_seq = ev->seq;
 	if (r->n < 256) {
-		snprintf(r->kinds[r->n], sizeof r->kinds[0], "%s", ev->kind);
+		snprintf(r->kinds[r->n], sizeof r->kinds[0], "%s", pg_kind_name(ev->kind));
 		snprintf(r->verdicts[r->n], sizeof r->verdicts[0], "%s",
-			 ev->verdict ? ev->verdict : "");
+			 pg_verdict_name(ev->verdict) ? pg_verdict_name(ev->verdict) : "");
 		r->n++;
 	}
 }
@@ -299,8 +302,9 @@ static int run_file(const char *path, struct rec *r, struct pg_sniff *s)
 {
 	memset(r, 0, sizeof *r);
 	pg_sniff_init(s);
-	s->emit = rec_emit;
-	s->emit_arg = r;
+	pg_bus_init(&test_bus);
+	pg_bus_subscribe(&test_bus, rec_emit, r);
+	s->bus = &test_bus;
 	struct flowtab *ft = flowtab_new(s, &pg_s7_app, &pg_modbus_app);
 	struct pg_capture cap;
 	pg_capture_init(&cap, s, ft);
@@ -361,8 +365,9 @@ static void test_memcap_event(void **state)
 	memset(&r, 0, sizeof r);
 	struct pg_sniff s;
 	pg_sniff_init(&s);
-	s.emit = rec_emit;
-	s.emit_arg = &r;
+	pg_bus_init(&test_bus);
+	pg_bus_subscribe(&test_bus, rec_emit, &r);
+	s.bus = &test_bus;
 	s.cfg.total_mem_max = 1000;
 	assert_int_equal(pg_mem_charge(&s, 600), 0);
 	for (int i = 0; i < 9; i++)

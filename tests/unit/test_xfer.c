@@ -52,7 +52,7 @@ static void test_in_order_streams(void **state)
 	x.requested = x.answered = 10;
 	struct pg_xfer_out o;
 	pg_xfer_judge(&x, NULL, &o);
-	assert_null(o.verdict);
+	assert_int_equal(o.verdict, PG_VERDICT_NONE);
 	check_sha(&o, g_img, 1000);
 	assert_int_equal(x.nheld, 0);        /* nothing held apart: one image */
 	pg_xfer_free(&x);
@@ -81,7 +81,7 @@ static void test_out_of_order_dups_conflict(void **state)
 	x.count = 4;
 	struct pg_xfer_out o;
 	pg_xfer_judge(&x, NULL, &o);
-	assert_null(o.verdict);
+	assert_int_equal(o.verdict, PG_VERDICT_NONE);
 	check_sha(&o, g_img, 200);
 	assert_int_equal(x.dups, 1);
 	/* other bytes at a taken index: first copy kept, INVALID, hashed */
@@ -90,7 +90,7 @@ static void test_out_of_order_dups_conflict(void **state)
 	other[7] ^= 1;
 	assert_int_equal(pg_xfer_put(&x, 1, other, 50, 1, 0), PG_XPUT_CONFLICT);
 	pg_xfer_judge(&x, NULL, &o);
-	assert_string_equal(o.verdict, PG_V_INVALID);
+	assert_int_equal(o.verdict, PG_VERDICT_INVALID);
 	assert_string_equal(o.reason, PG_XR_CONFLICT);
 	check_sha(&o, g_img, 200);
 	pg_xfer_free(&x);
@@ -115,14 +115,14 @@ static void test_refused_slice_leaves_image(void **state)
 	assert_int_equal(x.img_len, 40);
 	struct pg_xfer_out o;
 	pg_xfer_judge(&x, NULL, &o);
-	assert_string_equal(o.verdict, PG_V_INCOMPLETE);
+	assert_int_equal(o.verdict, PG_VERDICT_INCOMPLETE);
 	assert_string_equal(o.reason, PG_XR_MISSING);
 	assert_false(o.has_sha);
 	/* the resent copy takes its place; the hash is recomputed, right */
 	assert_int_equal(pg_xfer_put(&x, 1, g_img + 40, 40, 1, 20), PG_XPUT_OK);
 	assert_int_equal(x.nheld, 0);
 	pg_xfer_judge(&x, NULL, &o);
-	assert_null(o.verdict);
+	assert_int_equal(o.verdict, PG_VERDICT_NONE);
 	assert_int_equal(o.unacked, 2);      /* 2 and 3 never confirmed */
 	check_sha(&o, g_img, 160);
 	pg_xfer_free(&x);
@@ -141,7 +141,7 @@ static void test_caps_and_budget(void **state)
 	assert_int_equal(pg_xfer_append(&x, g_img, 100), PG_XPUT_CAP);
 	assert_int_equal(pg_xfer_append(&x, g_img, 1), PG_XPUT_CAP);
 	pg_xfer_judge(&x, NULL, &o);
-	assert_string_equal(o.verdict, PG_V_INVALID);
+	assert_int_equal(o.verdict, PG_VERDICT_INVALID);
 	assert_string_equal(o.reason, PG_XR_SIZECAP);
 	assert_false(o.has_sha);
 	pg_xfer_free(&x);
@@ -155,7 +155,7 @@ static void test_caps_and_budget(void **state)
 	assert_int_equal(r, PG_XPUT_MEM);
 	assert_true(g_s.st.memcap_hits >= 1);
 	pg_xfer_judge(&x, NULL, &o);
-	assert_string_equal(o.verdict, PG_V_INCOMPLETE);
+	assert_int_equal(o.verdict, PG_VERDICT_INCOMPLETE);
 	assert_string_equal(o.reason, PG_XR_MEMCAP);
 	pg_xfer_free(&x);
 	assert_int_equal(g_s.mem_used, 0);
@@ -181,7 +181,7 @@ static void test_sparse_records(void **state)
 	assert_int_equal(pg_xfer_put(&x, 9, NULL, 0, 1, 5), PG_XPUT_OK);
 	struct pg_xfer_out o;
 	pg_xfer_judge(&x, NULL, &o);
-	assert_null(o.verdict);              /* holes are no missing records */
+	assert_int_equal(o.verdict, PG_VERDICT_NONE);              /* holes are no missing records */
 	check_sha(&o, g_img, 10);            /* records 2 then 7 (rewritten) */
 	pg_xfer_free(&x);
 	assert_int_equal(g_s.mem_used, 0);
@@ -214,24 +214,24 @@ static void test_ladder(void **state)
 	x.has_announced = 1;
 	x.announced = 120;
 	pg_xfer_judge(&x, NULL, &o);
-	assert_string_equal(o.verdict, PG_V_INVALID);
+	assert_int_equal(o.verdict, PG_VERDICT_INVALID);
 	assert_string_equal(o.reason, PG_XR_SIZE);
 	assert_true(o.has_sha);
 	x.gaps = 1;
 	pg_xfer_judge(&x, NULL, &o);
-	assert_string_equal(o.verdict, PG_V_INCOMPLETE);
+	assert_int_equal(o.verdict, PG_VERDICT_INCOMPLETE);
 	assert_string_equal(o.reason, PG_XR_GAP);
 	assert_false(o.has_sha);
 	/* content checks of the session follow the same rule */
 	x.announced = 100;
 	pg_xfer_judge(&x, NULL, &o);
-	assert_null(o.verdict);
+	assert_int_equal(o.verdict, PG_VERDICT_NONE);
 	pg_xfer_content_fail(&x, &o, "not_mc7", "not a block");
-	assert_string_equal(o.verdict, PG_V_INCOMPLETE);
+	assert_int_equal(o.verdict, PG_VERDICT_INCOMPLETE);
 	x.gaps = 0;
 	pg_xfer_judge(&x, NULL, &o);
 	pg_xfer_content_fail(&x, &o, "not_mc7", "not a block");
-	assert_string_equal(o.verdict, PG_V_INVALID);
+	assert_int_equal(o.verdict, PG_VERDICT_INVALID);
 	assert_string_equal(o.reason, "not_mc7");
 	assert_true(o.has_sha);
 	pg_xfer_free(&x);
@@ -273,7 +273,7 @@ static void test_event_fields(void **state)
 	struct pg_event ev;
 	pg_event_init(&ev);
 	pg_xfer_event(&x, &o, 1, "error compiling the block in the CPU", &ev);
-	assert_null(ev.verdict);
+	assert_int_equal(ev.verdict, PG_VERDICT_NONE);
 	assert_int_equal(ev.sev, PG_SEV_NOTICE);
 	assert_true(ev.has_sha256);
 	assert_int_equal(ev.size, 64);

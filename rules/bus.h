@@ -1,0 +1,48 @@
+/*
+ * bus.h - the one event bus.  Every source (the wire collector, the file
+ * watcher, the process itself) publishes its events here; the bus numbers
+ * them (seq 1, 2, 3 ... for the whole run, whichever source), hands each to
+ * its subscribers in the order they subscribed, then clears it.  A stage
+ * that judges events (agent/match.h: pg_judge_event) subscribes before the
+ * sinks that write them, so a sink sees the verdict.  Serialisation lives
+ * with the sinks, never in the event or the bus.
+ *
+ * Single-threaded: publish from the thread that owns the bus.
+ */
+#ifndef PG_BUS_H
+#define PG_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+#define PG_BUS_MAX_SUBS 8
+#define PG_BUS_MAX_HELD 16   /* events published from inside a subscriber */
+
+typedef void (*pg_bus_fn)(void *arg, struct pg_event *ev);
+
+struct pg_bus {
+	uint64_t next_seq;         /* the seq the next event gets; starts at 1 */
+	struct {
+		pg_bus_fn fn;
+		void *arg;
+	} sub[PG_BUS_MAX_SUBS];
+	size_t nsub;
+	int publishing;            /* inside a publish */
+	struct pg_event held[PG_BUS_MAX_HELD]; /* published from inside a subscriber */
+	size_t nheld;
+	uint64_t refused;          /* nested events beyond PG_BUS_MAX_HELD */
+};
+
+void pg_bus_init(struct pg_bus *b);
+/* Add a subscriber: 0, or -1 when PG_BUS_MAX_SUBS are already there. */
+int pg_bus_subscribe(struct pg_bus *b, pg_bus_fn fn, void *arg);
+/* Number ev, hand it to every subscriber in order, then pg_event_clear() it.
+ * An event published from inside a subscriber's call is held and delivered,
+ * numbered, after the current one has reached every subscriber (so each
+ * subscriber sees events in seq order); its borrowed payload is dropped.
+ * More than PG_BUS_MAX_HELD such events at once are counted in `refused`. */
+void pg_bus_publish(struct pg_bus *b, struct pg_event *ev);
+
+#endif
