@@ -29,8 +29,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../collectors/capture.h"
-#include "../collectors/flow.h"
+#include "capture.h"
+#include "flow.h"
 #include "cli.h"
 #include "match.h"
 #include "pki.h"

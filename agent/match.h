@@ -22,7 +22,7 @@
 #ifndef PG_MATCH_H
 #define PG_MATCH_H
 
-#include "../rules/event.h"
+#include "event.h"
 #include "store.h"
 
 struct pg_matcher;

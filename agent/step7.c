@@ -42,7 +42,6 @@
 #include "scan.h"
 #include "util.h"
 
-#define PG_STEP7_TABLE_MAX (256u << 20)   /* one offline table or memo file */
 
 struct fold {                 /* one offline block folder */
 	char *dir;            /* "ombstx/offline/00000001/" as the project spells it */

@@ -66,8 +66,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../parsers/cursor.h"
-#include "../parsers/netdecode.h"
+#include "cursor.h"
+#include "netdecode.h"
+#include "pg_limits.h"
 
 void pg_capture_init(struct pg_capture *c, struct pg_sniff *s, struct flowtab *ft)
 {
@@ -168,13 +169,7 @@ static const char *magic_name(const uint8_t m[4])
 
 /* ---------------------------------------------- classic pcap records -- */
 
-#define PG_CAP_READBUF  (1u << 20)  /* bytes per fread(); > the largest record */
-#define PG_CAP_MINBUF   4096u       /* the buffer of a small file */
-#define PG_CAP_MAXSNAP  262144u     /* libpcap's MAXIMUM_SNAPLEN */
-
-#define PG_NG_MAXBLOCK  (16u << 20) /* libpcap's largest pcapng block */
-#define PG_NG_MAXIF     4096u       /* interfaces in one pcapng section */
-#define PG_NG_NOTES     16          /* link types announced per file */
+/* Buffer and record maxima: PG_CAP_*, PG_NG_* in pg_limits.h. */
 
 /* One pcapng interface (IDB). */
 struct ngif {

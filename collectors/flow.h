@@ -20,25 +20,12 @@
 #define PG_FLOW_H
 
 #include "sniff.h"
-#include "../parsers/netdecode.h"
+#include "netdecode.h"
+#include "pg_limits.h"
 
 struct flowtab;
 
-/* Named maxima of the flow table (kept here, not in pg_limits.h, to avoid
- * edit conflicts in the shared header). */
-#define PG_FLOW_WIN_MAX     (64u << 10) /* delivered bytes kept per direction to
-					   judge retransmissions (lazily grown) */
-#define PG_FLOW_WIN_MIN     (2u << 10)  /* first window allocation */
-#define PG_FLOW_MAX_SEGS    1024        /* out-of-order segments per direction */
-#define PG_FLOW_MAX_AHEAD   (1u << 30)  /* farthest seq ahead we buffer (max TCP
-					   window with scaling) */
-#define PG_FLOW_RST_WINDOW  (1u << 20)  /* a RST farther than this from the next
-					   expected seq is ignored (RFC 5961) */
-#define PG_FLOW_TOMBSTONE_S 30          /* a closed flow keeps its tuple this long
-					   so that late segments do not start a
-					   spurious mid-stream flow */
-#define PG_FLOW_CHECK_PKTS  4096        /* idle check at least this often */
-#define PG_FLOW_MAX_BUCKETS (1u << 20)
+/* Named maxima of the flow table: PG_FLOW_* in pg_limits.h. */
 
 /* Counters that have no slot in struct pg_sniff_stats. */
 struct flowtab_counts {

@@ -45,18 +45,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../parsers/cursor.h"
-#include "../parsers/digest.h"
-#include "../parsers/modbus.h"
+#include "cursor.h"
+#include "digest.h"
+#include "modbus.h"
+#include "pg_limits.h"
 
-/* ---- named maxima of the session layer ---- */
-#define PG_MB_TXN_MAX        256          /* outstanding requests per flow */
-#define PG_MB_PROBE_BYTES    8192         /* unframeable bytes before giving up */
-#define PG_UMAS_MAX_BLOCKS   65535        /* block numbers are 16-bit */
-#define PG_UMAS_MAX_IMAGE    (64u << 20)  /* one application image */
-#define PG_MB_FILE_MAX_FILES 16           /* files written per flow */
-#define PG_MB_FILE_MAX_RECNO 0x270F       /* record numbers 0..9999 (Modbus spec) */
-#define PG_MB_FILE_MAX_BYTES (1u << 20)   /* bytes kept per file */
+/* Named maxima of the session layer: PG_MB_*, PG_UMAS_* in pg_limits.h. */
 
 /* limits_reported bits: one "modbus.limit" event per kind and flow */
 #define LIM_TXN   1u

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../parsers/digest.h"
-#include "../parsers/mc7.h"
+#include "digest.h"
+#include "mc7.h"
 
 static const char *fate_name(int f)
 {

@@ -16,10 +16,10 @@
 #include <stdint.h>
 
 #include "xfer.h"
+#include "pg_limits.h"
 
 enum s7_fate { FATE_NONE = 0, FATE_DOWNLOADED, FATE_INCOMPLETE, FATE_REFUSED,
 	       FATE_ACTIVATED, FATE_DELETED };
-#define PG_S7_MAX_FATES 256u             /* blocks followed per connection */
 
 struct s7_life_ent {
 	uint8_t type;

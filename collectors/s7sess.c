@@ -47,24 +47,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../parsers/cotp.h"
-#include "../parsers/cursor.h"
-#include "../parsers/digest.h"
-#include "../parsers/mc7.h"
-#include "../parsers/pg_limits.h"
-#include "../parsers/s7comm.h"
-#include "../parsers/s7plus.h"
+#include "cotp.h"
+#include "cursor.h"
+#include "digest.h"
+#include "mc7.h"
+#include "pg_limits.h"
+#include "s7comm.h"
+#include "s7plus.h"
 
-/* Named maxima of this module (pg_limits.h style). */
-#define PG_S7_STREAM_BUF      65536u   /* one TPKT is at most 65535 bytes */
-#define PG_S7_STREAM_BUF_MIN  2048u
-#define PG_S7_PDU_MAX         65536u   /* one reassembled COTP payload */
-#define PG_S7_MAX_FRAGS       512u     /* non-empty DT TPDUs per PDU */
-#define PG_S7_MAX_XFERS       64u      /* transfers in progress per flow */
-#define PG_S7_MAX_JOBS        256u     /* outstanding jobs per flow */
-#define PG_S7_XFER_SLACK      4096u    /* bytes tolerated over the announced length */
-#define PG_S7_MAX_MALFORMED   64u      /* "s7.malformed" events per flow */
-#define PG_S7_MAX_SLICES      65536u   /* slices in one block transfer */
+/* Named maxima of this module: PG_S7_* in pg_limits.h. */
 
 enum s7_limit_bit {
 	LIM_JOBS = 1, LIM_XFERS = 2, LIM_MEM = 4, LIM_PDU = 8, LIM_FRAGS = 16,

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include "../rules/event.h"
-#include "../rules/bus.h"
+#include "event.h"
+#include "bus.h"
 
 /* Per packet: when, and which frame (1-based across all input files). */
 struct pg_pktinfo {

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../parsers/digest.h"
+#include "digest.h"
 
 /* ---- budget ---- */
 

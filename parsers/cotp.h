@@ -22,11 +22,10 @@
 #include <stdint.h>
 
 #include "pgerr.h"
+#include "pg_limits.h"
 
 #define COTP_TPKT_HDR      4
 #define COTP_TPKT_MIN      7        /* TPKT header + LI + type + 1 (a DT) */
-#define COTP_TPKT_MAX      65535
-#define COTP_TSAP_MAX      32       /* longer TSAP parameters are refused */
 
 enum cotp_type {
 	COTP_ER = 0x7,

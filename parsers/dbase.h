@@ -19,10 +19,7 @@
 #include <stdint.h>
 
 #include "pgerr.h"
-
-#define DBF_MAX_FIELDS   128u        /* field descriptors in one table */
-#define DBF_MAX_RECLEN   65535u      /* the record length is a u16 */
-#define DBT_MAX_MEMO     (16u << 20) /* one memo (MC7 code is < 64 KiB) */
+#include "pg_limits.h"
 
 struct dbf_field {
 	char name[12];     /* NUL-terminated, upper case as stored */

@@ -26,19 +26,12 @@
 #include <stdint.h>
 
 #include "pgerr.h"
+#include "pg_limits.h"
 
-/* ---- named maxima (kept here, not in pg_limits.h, to avoid edit clashes) ---- */
+/* ---- sizes of the protocol (its maxima are in pg_limits.h) ---- */
 #define PG_MB_MBAP_LEN        7      /* header bytes including the unit id */
 #define PG_MB_LEN_MIN         2      /* unit id + function code */
-#define PG_MB_LEN_SPEC_MAX    254    /* the standard's maximum */
-/* Accepted maximum: modicon_test.pcap has two UMAS ADUs of length 255; the
- * few bytes of slack above that cost nothing and are counted when used. */
-#define PG_MB_LEN_MAX         260
-#define PG_MB_ADU_MAX         (6 + PG_MB_LEN_MAX)
 #define PG_UMAS_SIG_LEN       32     /* 0x38 envelope signature */
-#define PG_UMAS_NAME_MAX      64     /* engineering station name kept */
-#define PG_MB_FILE_SUB_MAX    40     /* sub-requests in one file-record PDU (253/7) */
-#define PG_MB_FILE_REC_MAX    0x270F /* highest record number (spec) */
 
 /* UMAS codes used by the session layer. */
 #define UMAS_RESERVE      0x10

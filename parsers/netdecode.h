@@ -13,11 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "pgerr.h"
+#include "pg_limits.h"
 
-/* Named maxima of the decoder (additive to pg_limits.h, kept here to avoid
- * edit conflicts in the shared header). */
-#define PG_ND_MAX_VLAN   4   /* 802.1Q/802.1ad/0x9100 tags in one frame */
-#define PG_ND_MAX_EXTHDR 8   /* IPv6 extension headers before TCP */
+/* Named maxima of the decoder: PG_ND_* in pg_limits.h. */
 
 enum nd_result {
 	ND_TCP = 0,       /* out is filled */

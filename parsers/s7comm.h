@@ -19,14 +19,11 @@
 #include <stdint.h>
 
 #include "pgerr.h"
+#include "pg_limits.h"
 
 #define S7_PROTID             0x32
 #define S7_HDR_LEN            10
 #define S7_HDR_LEN_ACK        12
-#define S7_FILENAME_MAX       32    /* a block control file name is 9 bytes */
-#define S7_SERVICE_MAX        32    /* PI service name ("_INSE", "P_PROGRAM") */
-#define S7_PI_MAX_BLOCKS      64    /* blocks in one _INSE/_DELE */
-#define S7_ASCII_LEN_MAX      9     /* digits of an ASCII length (fits uint32) */
 
 enum s7_rosctr {
 	S7_JOB = 1,

@@ -16,9 +16,8 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "pg_limits.h"
 
-#define PG_BUS_MAX_SUBS 8
-#define PG_BUS_MAX_HELD 16   /* events published from inside a subscriber */
 
 typedef void (*pg_bus_fn)(void *arg, struct pg_event *ev);
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../parsers/digest.h"
+#include "digest.h"
 
 static const struct {
 	const char *name;

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "../../rules/bus.h"
+#include "bus.h"
 
 struct seen {
 	uint64_t seq[64];

@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "../../rules/event.h"
-#include "../../parsers/digest.h"
+#include "event.h"
+#include "digest.h"
 
 /* ---------------------------------------------- the jansson reference -- */
 

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "../../collectors/xfer.h"
-#include "../../parsers/digest.h"
+#include "xfer.h"
+#include "digest.h"
 
 static struct pg_sniff g_s;
 static struct pg_budget g_b;
