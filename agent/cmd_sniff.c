@@ -231,6 +231,7 @@ static void usage(FILE *f)
 	      "  --count N           live: stop after N packets\n"
 	      "  --duration SEC      live: stop after SEC seconds\n"
 	      "  --stats-interval S  live: check kernel drop counters every S seconds (10)\n"
+	      "  --heartbeat S       live: a sensor.heartbeat event every S seconds (60; 0: none)\n"
 	      "  --ports LIST        S7=PORT,MODBUS=PORT (default S7=102,MODBUS=502)\n"
 	      "Baselines:\n"
 	      "  --store DIR         baseline store (default $PLCGUARD_STORE, ...)\n"
@@ -323,7 +324,7 @@ int cmd_sniff(int argc, char **argv)
 {
 	enum { O_STORE = 256, O_TRUST, O_CRL, O_OCSP, O_REV, O_JSON, O_OUT, O_EXTRACT,
 	       O_PORTS, O_PDUS, O_USER, O_FILTER, O_COUNT, O_DURATION, O_STATS, O_MEMCAP,
-	       O_FLOWMEM, O_MAXFLOWS, O_IDLE, O_NOSUM, O_NOBASE };
+	       O_FLOWMEM, O_MAXFLOWS, O_IDLE, O_NOSUM, O_NOBASE, O_HEARTBEAT };
 	static const struct option opts[] = {
 		{ "store", required_argument, 0, O_STORE },
 		{ "trust", required_argument, 0, O_TRUST },
@@ -340,6 +341,7 @@ int cmd_sniff(int argc, char **argv)
 		{ "count", required_argument, 0, O_COUNT },
 		{ "duration", required_argument, 0, O_DURATION },
 		{ "stats-interval", required_argument, 0, O_STATS },
+		{ "heartbeat", required_argument, 0, O_HEARTBEAT },
 		{ "memcap", required_argument, 0, O_MEMCAP },
 		{ "flow-memcap", required_argument, 0, O_FLOWMEM },
 		{ "max-flows", required_argument, 0, O_MAXFLOWS },
@@ -356,6 +358,7 @@ int cmd_sniff(int argc, char **argv)
 	int ocsp = 0, rev_warn = 0, json = 0, nosum = 0, nobase = 0;
 	struct pg_live_opts lo;
 	memset(&lo, 0, sizeof lo);
+	lo.heartbeat_s = 60;
 	struct pg_sniff s;
 	struct pg_bus bus;
 	pg_sniff_init(&s);
@@ -400,6 +403,7 @@ int cmd_sniff(int argc, char **argv)
 		case O_COUNT: if (parse_num(optarg, UINT64_MAX, &v)) goto bad; lo.max_packets = v; break;
 		case O_DURATION: if (parse_num(optarg, 86400u * 366, &v)) goto bad; lo.duration_s = (unsigned)v; break;
 		case O_STATS: if (parse_num(optarg, 86400, &v) || !v) goto bad; lo.stats_interval_s = (unsigned)v; break;
+		case O_HEARTBEAT: if (parse_num(optarg, 86400, &v)) goto bad; lo.heartbeat_s = (unsigned)v; break;
 		case O_MEMCAP: if (parse_num(optarg, 1u << 20, &v) || !v) goto bad; s.cfg.total_mem_max = (size_t)v << 20; break;
 		case O_FLOWMEM: if (parse_num(optarg, 1u << 16, &v) || !v) goto bad; s.cfg.flow_mem_max = (size_t)v << 20; break;
 		case O_MAXFLOWS: if (parse_num(optarg, 1u << 24, &v) || !v) goto bad; s.cfg.max_flows = (size_t)v; break;

@@ -924,6 +924,32 @@ static double mono_now(void)
 
 /* Milliseconds from now until `until` (monotonic seconds), within
  * [0, cap]; rounded up so that the deadline has passed when we wake. */
+/* "sensor.heartbeat": the sensor is running, with what it has seen, so that
+ * a consumer can tell a quiet network from a sensor that is not running. */
+static void heartbeat(struct pg_capture *c, const struct pg_live_opts *o,
+		      const struct live_ctx *l, double uptime)
+{
+	const struct pg_sniff_stats *st = &c->s->st;
+	struct pg_event ev;
+	pg_event_self(&ev, NULL, PG_K_SENSOR_HEARTBEAT, PG_SEV_INFO);
+	clock_gettime(CLOCK_REALTIME, &ev.ts);
+	ev.proto = "capture";
+	pg_event_set_str(&ev, "interface", o->iface);
+	pg_event_set_int(&ev, "interval_s", (long long)o->heartbeat_s);
+	pg_event_set_int(&ev, "uptime_s", (long long)uptime);
+	pg_event_set_int(&ev, "packets", (long long)l->n);
+	pg_event_set_int(&ev, "flows", (long long)st->flows);
+	pg_event_set_int(&ev, "transfers", (long long)st->transfers_complete);
+	pg_event_set_int(&ev, "events", (long long)st->events);
+	pg_event_set_int(&ev, "kernel_drops", (long long)st->kernel_drops);
+	pg_event_text(&ev, "sensor on %s running for %.0f s: %llu packets, %llu flows, %llu "
+		      "transfers, %llu events so far", o->iface, uptime,
+		      (unsigned long long)l->n, (unsigned long long)st->flows,
+		      (unsigned long long)st->transfers_complete,
+		      (unsigned long long)st->events);
+	pg_sniff_emit(c->s, &ev);
+}
+
 static int live_ms_until(double now, double until, int cap)
 {
 	double ms = (until - now) * 1000.0 + 1.0;
@@ -1060,6 +1086,7 @@ int pg_capture_live(struct pg_capture *c, const struct pg_live_opts *o,
 	}
 	unsigned every = o->stats_interval_s ? o->stats_interval_s : 10;
 	double t0 = mono_now(), next = t0 + every;
+	double next_hb = o->heartbeat_s ? t0 + o->heartbeat_s : 0;
 	double end = t0 + (double)o->duration_s;
 	while (!c->stop) {
 		/* --count N means N: never let one dispatch run past it. */
@@ -1080,6 +1107,10 @@ int pg_capture_live(struct pg_capture *c, const struct pg_live_opts *o,
 			live_stats(c, p, o->iface, 0);
 			next = now + every;
 		}
+		if (next_hb && now >= next_hb) {
+			heartbeat(c, o, &l, now - t0);
+			next_hb = now + o->heartbeat_s;
+		}
 		if (o->max_packets && l.n >= o->max_packets)
 			break;
 		if (o->duration_s && now >= end)
@@ -1087,6 +1118,8 @@ int pg_capture_live(struct pg_capture *c, const struct pg_live_opts *o,
 		if (n > 0 || c->stop)
 			continue;   /* more may be queued already */
 		int ms = live_ms_until(now, next, PG_LIVE_POLL_MS);
+		if (next_hb)
+			ms = live_ms_until(now, next_hb, ms);
 		if (o->duration_s)
 			ms = live_ms_until(now, end, ms);
 		if (live_wait(p, fd, ms) < 0) {

@@ -42,6 +42,7 @@ struct pg_live_opts {
 	int snaplen;                 /* 0: 262144 */
 	int buffer_mb;               /* 0: 64 */
 	unsigned stats_interval_s;   /* 0: 10 */
+	unsigned heartbeat_s;        /* "sensor.heartbeat" every so many seconds; 0: none */
 	uint64_t max_packets;        /* 0: unlimited (tests) */
 	unsigned duration_s;         /* 0: until a signal */
 };

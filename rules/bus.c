@@ -3,12 +3,38 @@
  */
 #include "bus.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 void pg_bus_init(struct pg_bus *b)
 {
 	memset(b, 0, sizeof *b);
 	b->next_seq = 1;
+	uint8_t r[16];
+	size_t got = 0;
+	while (got < sizeof r) {
+		ssize_t n = getrandom(r + got, sizeof r - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < sizeof r) {
+		/* no entropy source: still distinct per start (time and pid) */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t a = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		uint64_t p = (uint64_t)getpid();
+		memcpy(r, &a, 8);
+		memcpy(r + 8, &p, 8);
+	}
+	for (size_t i = 0; i < sizeof r; i++)
+		snprintf(b->obs.run + 2 * i, 3, "%02x", r[i]);
+	if (gethostname(b->obs.host, sizeof b->obs.host - 1) != 0)
+		snprintf(b->obs.host, sizeof b->obs.host, "unknown");
+	b->obs.host[sizeof b->obs.host - 1] = '\0';
 }
 
 int pg_bus_subscribe(struct pg_bus *b, pg_bus_fn fn, void *arg)
@@ -24,6 +50,7 @@ int pg_bus_subscribe(struct pg_bus *b, pg_bus_fn fn, void *arg)
 static void deliver(struct pg_bus *b, struct pg_event *ev)
 {
 	ev->seq = b->next_seq++;
+	ev->obs = &b->obs;
 	for (size_t i = 0; i < b->nsub; i++)
 		b->sub[i].fn(b->sub[i].arg, ev);
 	pg_event_clear(ev);

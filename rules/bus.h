@@ -23,6 +23,7 @@ typedef void (*pg_bus_fn)(void *arg, struct pg_event *ev);
 
 struct pg_bus {
 	uint64_t next_seq;         /* the seq the next event gets; starts at 1 */
+	struct pg_observer obs;    /* run id and host, stamped on every event */
 	struct {
 		pg_bus_fn fn;
 		void *arg;
@@ -34,6 +35,7 @@ struct pg_bus {
 	uint64_t refused;          /* nested events beyond PG_BUS_MAX_HELD */
 };
 
+/* A new run: seq from 1, a fresh random run id, this host's name. */
 void pg_bus_init(struct pg_bus *b);
 /* Add a subscriber: 0, or -1 when PG_BUS_MAX_SUBS are already there. */
 int pg_bus_subscribe(struct pg_bus *b, pg_bus_fn fn, void *arg);

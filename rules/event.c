@@ -380,7 +380,7 @@ static void jb_undo(struct jbuf *b, size_t mark)
 /* The common members written so far: a field of the same name is dropped
  * (json_object_get() found it).  A member whose string was refused is not
  * in the list, so a field may take its name, as it could in jansson. */
-#define JB_COMMON_MAX 16
+#define JB_COMMON_MAX 24
 
 struct jcommon {
 	const char *k[JB_COMMON_MAX];
@@ -492,6 +492,12 @@ char *pg_event_json(const struct pg_event *ev)
 	jb_put(&b, "{\"seq\":", 7);
 	jb_int(&b, (long long)ev->seq);
 	jc_add(&c, "seq");
+	if (ev->obs) {
+		jb_member_str(&b, &c, "run", ev->obs->run);
+		char *h = safe_copy(ev->obs->host, strnlen(ev->obs->host, sizeof ev->obs->host));
+		jb_member_str(&b, &c, "host", h ? h : "");
+		free(h);
+	}
 	jb_member_str(&b, &c, "ts", pg_ts_str(&ev->ts, ts, sizeof ts));
 	jb_member_str(&b, &c, "source", pg_source_name(ev->source));
 	jb_member_str(&b, &c, "kind", pg_kind_name(ev->kind));

@@ -40,6 +40,7 @@ struct pg_endpoint {
 	X(CAPTURE_DROPS,        "capture.drops",         0) \
 	X(SNIFF_MEMCAP,         "sniff.memcap",          0) \
 	X(SNIFF_SUMMARY,        "sniff.summary",         0) \
+	X(SENSOR_HEARTBEAT,     "sensor.heartbeat",      0) \
 	X(BASELINE_INVALID,     "baseline.invalid",      0) \
 	X(FLOW_TIMEOUT,         "flow.timeout",          0) \
 	X(FLOW_EVICTED,         "flow.evicted",          0) \
@@ -101,8 +102,16 @@ enum pg_verdict {
 	PG_VERDICT_COUNT
 };
 
+/* Who observed the events of a run: one per bus (rules/bus.h). */
+struct pg_observer {
+	char run[33];              /* 128 random bits in hex, new at each start: a
+				    * seq that starts again at 1 is visibly a new run */
+	char host[256];            /* the host name where plcguard runs */
+};
+
 struct pg_event {
 	uint64_t seq;              /* set by the bus: 1, 2, 3 ... never reused */
+	const struct pg_observer *obs; /* set by the bus; NULL: not published */
 	struct timespec ts;        /* packet time (or file event time), never "now" */
 	enum pg_source source;
 	enum pg_sev sev;

@@ -198,7 +198,7 @@ PY
 }
 
 # --- 1. no baselines: the four blocks and the image are seen, all unknown -----
-if start_sniff "$T/live1.json" --no-baselines --user nobody --duration 8; then
+if start_sniff "$T/live1.json" --no-baselines --user nobody --duration 8 --heartbeat 2; then
 	pass "sniffer capturing on plc0 (capture.live written)"
 	check_privs "$SNIFF"
 	replay "$C/s7_download.pcap" 102 10.10.1.10
@@ -219,6 +219,22 @@ if start_sniff "$T/live1.json" --no-baselines --user nobody --duration 8; then
 	expect_count "$f" "e['kind']=='s7.plc.start'" 1 "PLC warm start"
 	expect_count "$f" "e['kind']=='umas.app.download' and e['size']==7324 and e['sha256']=='$APX' and e['verdict']=='unknown' and e['dst']['ip']=='10.10.2.20'" 1 "UMAS application download live: 7,324 bytes, sha256 d61ff02a..."
 	expect_count "$f" "e['kind']=='sniff.summary' and e['transfers']['unknown']==5 and e['transfers']['matches']==0" 1 "summary: 5 transfers, all unknown"
+	# heartbeats: the sensor says it is running, with growing counters; every
+	# event of the run carries the same run id and host, seq without holes
+	python3 - "$f" >"$T/out" 2>&1 <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+hb = [e for e in ev if e['kind'] == 'sensor.heartbeat']
+assert hb, "no sensor.heartbeat"
+assert all(e['interval_s'] == 2 and e['interface'] == 'plc0' for e in hb), hb
+pk = [e['packets'] for e in hb]
+assert pk == sorted(pk), pk
+assert len({e['run'] for e in ev}) == 1 and len(ev[0]['run']) == 32, "one run id"
+assert len({e['host'] for e in ev}) == 1, "one host"
+assert [e['seq'] for e in ev] == list(range(1, len(ev) + 1)), "seq 1..n"
+print("heartbeats", len(hb))
+PY
+	expect_out "^heartbeats [1-9]" "sensor.heartbeat while capturing (growing counters), one run id and host, seq 1..n"
 else
 	fail "sniffer did not start capturing: $(cat "$T/live1.json.err")"
 fi

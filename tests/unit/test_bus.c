@@ -229,6 +229,47 @@ static void test_kinds_documented(void **state)
 	}
 }
 
+
+static const struct pg_observer *g_obs;
+static char g_json[4096];
+
+static void grab(void *arg, struct pg_event *ev)
+{
+	(void)arg;
+	g_obs = ev->obs;
+	char *j = pg_event_json(ev);
+	snprintf(g_json, sizeof g_json, "%s", j ? j : "");
+	free(j);
+}
+
+/* Each run has its own random id, and every event says run and host. */
+static void test_observer(void **state)
+{
+	(void)state;
+	struct pg_bus a, b;
+	pg_bus_init(&a);
+	pg_bus_init(&b);
+	assert_int_equal(strlen(a.obs.run), 32);
+	assert_int_equal(strspn(a.obs.run, "0123456789abcdef"), 32);
+	assert_string_not_equal(a.obs.run, b.obs.run);
+	assert_true(a.obs.host[0] != '\0');
+	pg_bus_subscribe(&a, grab, NULL);
+	struct pg_event ev;
+	pg_event_init(&ev);
+	ev.kind = PG_K_SENSOR_HEARTBEAT;
+	pg_bus_publish(&a, &ev);
+	assert_ptr_equal(g_obs, &a.obs);
+	char want[128];
+	snprintf(want, sizeof want, "{\"seq\":1,\"run\":\"%s\",\"host\":\"", a.obs.run);
+	assert_memory_equal(g_json, want, strlen(want));
+	assert_non_null(strstr(g_json, "\"kind\":\"sensor.heartbeat\""));
+	/* an event never published says neither */
+	pg_event_init(&ev);
+	char *j = pg_event_json(&ev);
+	assert_null(strstr(j, "\"run\""));
+	free(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_nested_publish_held),
 		cmocka_unit_test(test_kind_table),
 		cmocka_unit_test(test_kinds_documented),
+		cmocka_unit_test(test_observer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
