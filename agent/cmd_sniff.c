@@ -579,7 +579,7 @@ int cmd_sniff(int argc, char **argv)
 			goto done;
 		}
 		store_dir = store ? xstrdup(store) : pg_store_default();
-		if (pg_store_open(&st, store_dir, t, rev_warn, err, sizeof err) != 0) {
+		if (pg_store_open(&st, store_dir, t, rev_warn, 0, err, sizeof err) != 0) {
 			fprintf(stderr, "plcguard sniff: %s\n", err);
 			rc = PG_EXIT_IO;
 			goto done;

@@ -456,7 +456,7 @@ static int run(int argc, char **argv, int diff)
 		all[0] = &one;
 		n_all = 1;
 	} else {
-		if (pg_store_open(&st, o.store_dir, o.t, o.rev_warn, err, sizeof err) != 0) {
+		if (pg_store_open(&st, o.store_dir, o.t, o.rev_warn, 1, err, sizeof err) != 0) {
 			fprintf(stderr, "plcguard %s: %s\n", cmd, err);
 			rc = PG_EXIT_IO;
 			goto out;

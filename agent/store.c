@@ -220,12 +220,12 @@ void pg_baselines_free(struct pg_baseline *v, size_t n)
 /* ------------------------------------------------------ opened store -- */
 
 int pg_store_open(struct pg_store *s, const char *dir, struct pki_trust *t,
-		  int revocation_unknown_ok, char *err, size_t errlen)
+		  int revocation_unknown_ok, int light, char *err, size_t errlen)
 {
 	memset(s, 0, sizeof *s);
 	s->t = t;
 	s->rev_warn = revocation_unknown_ok;
-	if (pg_storeidx_load(dir, &s->ix, 1, err, errlen) != 0) {
+	if (pg_storeidx_load(dir, &s->ix, PG_IDX_SAVE | (light ? PG_IDX_LIGHT : 0), err, errlen) != 0) {
 		pg_storeidx_free(&s->ix);
 		return -1;
 	}

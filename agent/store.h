@@ -98,9 +98,10 @@ struct pg_store {
 };
 
 /* 0, or -1 (err) when the store exists but cannot be listed.  ix.notice says
- * when an index file was ignored. */
+ * when an index file was ignored.  light: the caller selects entries by
+ * project path or folder name only (PG_IDX_LIGHT). */
 int pg_store_open(struct pg_store *s, const char *dir, struct pki_trust *t,
-		  int revocation_unknown_ok, char *err, size_t errlen);
+		  int revocation_unknown_ok, int light, char *err, size_t errlen);
 /* Entry i, read and checked on first use; never NULL. */
 struct pg_baseline *pg_store_get(struct pg_store *s, size_t i);
 /* Read the files of every entry now (checked later, on first use): for a

@@ -441,172 +441,310 @@ static int valid_id(const char *id)
 	return n > 0 && n <= IDX_MAX_ID && id[0] != '.' && !strchr(id, '/');
 }
 
-#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
+/* The parser's state: one line at a time, from a buffer or a file read in
+ * pieces.  The checksum covers every byte before the end line. */
+struct pstate {
+	unsigned flags;
+	struct pg_idx_entry *v, *e;
+	size_t n, cap, lineno, tcap, ccap, ntargets, ncomps;
+	int have_p, ended;
+	struct pg_sha256_ctx *sha;
+	char *err;
+	size_t errlen;
+};
 
-int pg_storeidx_parse(const uint8_t *buf, size_t len, struct pg_idx_entry **out,
-		      size_t *nout, char *err, size_t errlen)
+#define BAD(...) do { snprintf(ps->err, ps->errlen, __VA_ARGS__); return -1; } while (0)
+
+static int ps_line(struct pstate *ps, struct cur line)
 {
-	struct cur c = cur_init(buf, len);
-	struct pg_idx_entry *v = NULL, *e = NULL;
-	size_t n = 0, cap = 0, lineno = 1, tcap = 0, ccap = 0;
-	int have_p = 0, ended = 0;
-	struct cur line, f;
+	struct cur f, raw = line;
+	int more = 1;
+	size_t lineno = ++ps->lineno;
+	if (lineno == 1) {
+		if (!(cur_left(&line) == strlen(IDX_MAGIC) - 1 &&
+		      cur_peek_eq(&line, IDX_MAGIC, strlen(IDX_MAGIC) - 1)))
+			BAD("not a plcguard store index (version 1)");
+		pg_sha256_update(ps->sha, IDX_MAGIC, strlen(IDX_MAGIC));
+		return 0;
+	}
+	if (ps->ended)
+		BAD("line %zu: data after the end line", lineno);
+	next_field(&line, &f, &more);
+	if (!field_is(&f, "end")) {
+		size_t n = cur_left(&raw);
+		const uint8_t *p = cur_bytes(&raw, n);
+		if (n)
+			pg_sha256_update(ps->sha, p, n);
+		pg_sha256_update(ps->sha, "\n", 1);
+	}
+	struct pg_idx_entry *e = ps->e;
+	if (field_is(&f, "e")) {
+		struct cur fid, fok, fm, fs;
+		if (!next_field(&line, &fid, &more) || !next_field(&line, &fok, &more) ||
+		    !next_field(&line, &fm, &more) || !next_field(&line, &fs, &more) || more)
+			BAD("line %zu: an entry has five fields", lineno);
+		if (e && e->ok && !ps->have_p)
+			BAD("line %zu: entry %s has no project line", lineno, e->id);
+		if (ps->n >= PG_MAX_INDEX_ENTRIES)
+			BAD("line %zu: more than %u entries", lineno, PG_MAX_INDEX_ENTRIES);
+		if (ps->n == ps->cap) {
+			ps->cap = ps->cap ? ps->cap * 2 : 256;
+			ps->v = xrealloc(ps->v, ps->cap * sizeof *ps->v);
+		}
+		e = ps->e = &ps->v[ps->n++];
+		memset(e, 0, sizeof *e);
+		e->light = (ps->flags & PG_IDX_LIGHT) != 0;
+		ps->tcap = ps->ccap = ps->ntargets = ps->ncomps = 0;
+		ps->have_p = 0;
+		e->id = field_text(fid, IDX_MAX_ID);
+		if (!e->id || !valid_id(e->id))
+			BAD("line %zu: bad entry id", lineno);
+		if (field_is(&fok, "1"))
+			e->ok = 1;
+		else if (!field_is(&fok, "0"))
+			BAD("line %zu: entry state is not 0 or 1", lineno);
+		if (field_fkey(fm, &e->mj) < 0 || field_fkey(fs, &e->sg) < 0)
+			BAD("line %zu: bad file key", lineno);
+		return 0;
+	}
+	if (field_is(&f, "end")) {
+		struct cur fn, fh;
+		long long cnt;
+		uint8_t h[32], want[32];
+		if (!next_field(&line, &fn, &more) || !next_field(&line, &fh, &more) || more ||
+		    field_int(fn, 0, PG_MAX_INDEX_ENTRIES, &cnt) < 0 || (size_t)cnt != ps->n)
+			BAD("line %zu: bad end line (entry count)", lineno);
+		if (e && e->ok && !ps->have_p)
+			BAD("line %zu: entry %s has no project line", lineno, e->id);
+		const uint8_t *hx = cur_bytes(&fh, 64);
+		char hs[65];
+		if (!hx || cur_left(&fh))
+			BAD("line %zu: bad checksum field", lineno);
+		memcpy(hs, hx, 64);
+		hs[64] = 0;
+		if (pg_unhex(hs, want, 32) != 0)
+			BAD("line %zu: bad checksum field", lineno);
+		pg_sha256_final(ps->sha, h);
+		if (memcmp(h, want, 32) != 0)
+			BAD("checksum mismatch (the file was changed or damaged)");
+		ps->ended = 1;
+		return 0;
+	}
+	if (!e || !e->ok)
+		BAD("line %zu: a record outside a readable entry", lineno);
+	if (field_is(&f, "p")) {
+		struct cur fc, fname, fpath;
+		long long created;
+		if (ps->have_p || !next_field(&line, &fc, &more) || !next_field(&line, &fname, &more) ||
+		    !next_field(&line, &fpath, &more) || more)
+			BAD("line %zu: bad project line", lineno);
+		if (field_int(fc, -(1LL << 40), 1LL << 40, &created) < 0)
+			BAD("line %zu: bad creation time", lineno);
+		e->created = (time_t)created;
+		char *name = field_text(fname, PG_MAX_NAME_BYTES);
+		e->project_path = field_text(fpath, PG_MAX_NAME_BYTES);
+		if (!name || !e->project_path) {
+			free(name);
+			BAD("line %zu: bad project name or path", lineno);
+		}
+		if (e->light)
+			free(name);
+		else
+			e->project_name = name;
+		ps->have_p = 1;
+		return 0;
+	}
+	if (!ps->have_p)
+		BAD("line %zu: a record before the project line", lineno);
+	if (field_is(&f, "t")) {
+		struct cur fa, fr, fsl, fu;
+		long long rack, slot, unit;
+		if (!next_field(&line, &fa, &more) || !next_field(&line, &fr, &more) ||
+		    !next_field(&line, &fsl, &more) || !next_field(&line, &fu, &more) || more ||
+		    field_int(fr, -1, 1 << 20, &rack) < 0 || field_int(fsl, -1, 1 << 20, &slot) < 0 ||
+		    field_int(fu, -1, 1 << 20, &unit) < 0)
+			BAD("line %zu: bad target", lineno);
+		if (ps->ntargets >= PG_MAX_TARGETS)
+			BAD("line %zu: more than %d targets", lineno, PG_MAX_TARGETS);
+		char *addr = field_text(fa, 256);
+		if (!addr)
+			BAD("line %zu: bad target address", lineno);
+		ps->ntargets++;
+		if (e->light) {
+			free(addr);
+			return 0;
+		}
+		if (e->n_targets == ps->tcap) {
+			ps->tcap = ps->tcap ? ps->tcap * 2 : 1;
+			e->targets = xrealloc(e->targets, ps->tcap * sizeof *e->targets);
+		}
+		struct pg_idx_target *t = &e->targets[e->n_targets++];
+		memset(t, 0, sizeof *t);
+		t->address = addr;
+		t->rack = (int)rack;
+		t->slot = (int)slot;
+		t->unit = (int)unit;
+		target_bin(t);
+		return 0;
+	}
+	if (field_is(&f, "b") || field_is(&f, "u") || field_is(&f, "c")) {
+		struct pg_idx_comp x;
+		struct cur fh;
+		memset(&x, 0, sizeof x);
+		x.cls = (uint8_t)cur_peek(&f, 0);
+		if (x.cls == PG_IDX_BLOCK) {
+			struct cur ft, fnum, fst, ffp;
+			long long ty, num;
+			if (!next_field(&line, &ft, &more) || !next_field(&line, &fnum, &more) ||
+			    !next_field(&line, &fh, &more) || !next_field(&line, &fst, &more) ||
+			    !next_field(&line, &ffp, &more) || more ||
+			    field_int(ft, 0, 255, &ty) < 0 || field_int(fnum, 0, 65535, &num) < 0 ||
+			    field_hash(fh, &x.has_sha, x.sha) < 0 ||
+			    field_hash(fst, &x.has_strict, x.strict) < 0 ||
+			    field_hash(ffp, &x.has_fp, x.fp) < 0)
+				BAD("line %zu: bad block record", lineno);
+			x.block_type = (uint8_t)ty;
+			x.block_num = (uint16_t)num;
+		} else if (!next_field(&line, &fh, &more) || more ||
+			   field_hash(fh, &x.has_sha, x.sha) < 0) {
+			BAD("line %zu: bad component record", lineno);
+		}
+		if (ps->ncomps >= PG_MAX_COMPONENTS)
+			BAD("line %zu: more than %d components", lineno, PG_MAX_COMPONENTS);
+		ps->ncomps++;
+		if (e->light)
+			return 0;
+		if (e->n_comps == ps->ccap) {
+			ps->ccap = ps->ccap ? ps->ccap * 2 : 8;
+			e->comps = xrealloc(e->comps, ps->ccap * sizeof *e->comps);
+		}
+		e->comps[e->n_comps++] = x;
+		return 0;
+	}
+	BAD("line %zu: unknown record", lineno);
+}
 
-	*out = NULL;
-	*nout = 0;
-	if (len > PG_MAX_INDEX_BYTES)
-		BAD("larger than %u bytes", PG_MAX_INDEX_BYTES);
-	if (!cur_peek_eq(&c, IDX_MAGIC, strlen(IDX_MAGIC)))
-		BAD("not a plcguard store index (version 1)");
-	cur_skip(&c, strlen(IDX_MAGIC));
-	for (;;) {
-		size_t line_off = cur_off(&c);
-		int r = next_line(&c, &line);
-		lineno++;
-		if (r == 0)
-			break;
-		if (r < 0)
-			BAD("line %zu: no newline at the end (cut short?)", lineno);
-		if (ended)
-			BAD("line %zu: data after the end line", lineno);
-		int more = 1;
-		next_field(&line, &f, &more);
-		if (field_is(&f, "e")) {
-			struct cur fid, fok, fm, fs;
-			if (!next_field(&line, &fid, &more) || !next_field(&line, &fok, &more) ||
-			    !next_field(&line, &fm, &more) || !next_field(&line, &fs, &more) || more)
-				BAD("line %zu: an entry has five fields", lineno);
-			if (e && e->ok && !have_p)
-				BAD("line %zu: entry %s has no project line", lineno, e->id);
-			if (n >= PG_MAX_INDEX_ENTRIES)
-				BAD("line %zu: more than %u entries", lineno, PG_MAX_INDEX_ENTRIES);
-			if (n == cap) {
-				cap = cap ? cap * 2 : 256;
-				v = xrealloc(v, cap * sizeof *v);
-			}
-			e = &v[n++];
-			memset(e, 0, sizeof *e);
-			tcap = ccap = 0;
-			have_p = 0;
-			e->id = field_text(fid, IDX_MAX_ID);
-			if (!e->id || !valid_id(e->id))
-				BAD("line %zu: bad entry id", lineno);
-			if (field_is(&fok, "1"))
-				e->ok = 1;
-			else if (!field_is(&fok, "0"))
-				BAD("line %zu: entry state is not 0 or 1", lineno);
-			if (field_fkey(fm, &e->mj) < 0 || field_fkey(fs, &e->sg) < 0)
-				BAD("line %zu: bad file key", lineno);
-			continue;
-		}
-		if (field_is(&f, "end")) {
-			struct cur fn, fh;
-			long long cnt;
-			uint8_t h[32], want[32];
-			if (!next_field(&line, &fn, &more) || !next_field(&line, &fh, &more) || more ||
-			    field_int(fn, 0, PG_MAX_INDEX_ENTRIES, &cnt) < 0 || (size_t)cnt != n)
-				BAD("line %zu: bad end line (entry count)", lineno);
-			if (e && e->ok && !have_p)
-				BAD("line %zu: entry %s has no project line", lineno, e->id);
-			const uint8_t *hx = cur_bytes(&fh, 64);
-			char hs[65];
-			if (!hx || cur_left(&fh))
-				BAD("line %zu: bad checksum field", lineno);
-			memcpy(hs, hx, 64);
-			hs[64] = 0;
-			if (pg_unhex(hs, want, 32) != 0)
-				BAD("line %zu: bad checksum field", lineno);
-			pg_sha256(buf, line_off, h);
-			if (memcmp(h, want, 32) != 0)
-				BAD("checksum mismatch (the file was changed or damaged)");
-			ended = 1;
-			continue;
-		}
-		if (!e || !e->ok)
-			BAD("line %zu: a record outside a readable entry", lineno);
-		if (field_is(&f, "p")) {
-			struct cur fc, fname, fpath;
-			long long created;
-			if (have_p || !next_field(&line, &fc, &more) || !next_field(&line, &fname, &more) ||
-			    !next_field(&line, &fpath, &more) || more)
-				BAD("line %zu: bad project line", lineno);
-			if (field_int(fc, -(1LL << 40), 1LL << 40, &created) < 0)
-				BAD("line %zu: bad creation time", lineno);
-			e->created = (time_t)created;
-			e->project_name = field_text(fname, PG_MAX_NAME_BYTES);
-			e->project_path = field_text(fpath, PG_MAX_NAME_BYTES);
-			if (!e->project_name || !e->project_path)
-				BAD("line %zu: bad project name or path", lineno);
-			have_p = 1;
-		} else if (!have_p) {
-			BAD("line %zu: a record before the project line", lineno);
-		} else if (field_is(&f, "t")) {
-			struct cur fa, fr, fsl, fu;
-			long long rack, slot, unit;
-			if (!next_field(&line, &fa, &more) || !next_field(&line, &fr, &more) ||
-			    !next_field(&line, &fsl, &more) || !next_field(&line, &fu, &more) || more ||
-			    field_int(fr, -1, 1 << 20, &rack) < 0 || field_int(fsl, -1, 1 << 20, &slot) < 0 ||
-			    field_int(fu, -1, 1 << 20, &unit) < 0)
-				BAD("line %zu: bad target", lineno);
-			if (e->n_targets >= PG_MAX_TARGETS)
-				BAD("line %zu: more than %d targets", lineno, PG_MAX_TARGETS);
-			if (e->n_targets == tcap) {
-				tcap = tcap ? tcap * 2 : 4;
-				e->targets = xrealloc(e->targets, tcap * sizeof *e->targets);
-			}
-			struct pg_idx_target *t = &e->targets[e->n_targets];
-			memset(t, 0, sizeof *t);
-			t->address = field_text(fa, 256);
-			if (!t->address)
-				BAD("line %zu: bad target address", lineno);
-			e->n_targets++;
-			t->rack = (int)rack;
-			t->slot = (int)slot;
-			t->unit = (int)unit;
-			target_bin(t);
-		} else if (field_is(&f, "b") || field_is(&f, "u") || field_is(&f, "c")) {
-			struct pg_idx_comp x;
-			struct cur fh;
-			memset(&x, 0, sizeof x);
-			x.cls = (uint8_t)cur_peek(&f, 0);
-			if (x.cls == PG_IDX_BLOCK) {
-				struct cur ft, fnum, fst, ffp;
-				long long ty, num;
-				if (!next_field(&line, &ft, &more) || !next_field(&line, &fnum, &more) ||
-				    !next_field(&line, &fh, &more) || !next_field(&line, &fst, &more) ||
-				    !next_field(&line, &ffp, &more) || more ||
-				    field_int(ft, 0, 255, &ty) < 0 || field_int(fnum, 0, 65535, &num) < 0 ||
-				    field_hash(fh, &x.has_sha, x.sha) < 0 ||
-				    field_hash(fst, &x.has_strict, x.strict) < 0 ||
-				    field_hash(ffp, &x.has_fp, x.fp) < 0)
-					BAD("line %zu: bad block record", lineno);
-				x.block_type = (uint8_t)ty;
-				x.block_num = (uint16_t)num;
-			} else if (!next_field(&line, &fh, &more) || more ||
-				   field_hash(fh, &x.has_sha, x.sha) < 0) {
-				BAD("line %zu: bad component record", lineno);
-			}
-			if (e->n_comps >= PG_MAX_COMPONENTS)
-				BAD("line %zu: more than %d components", lineno, PG_MAX_COMPONENTS);
-			if (e->n_comps == ccap) {
-				ccap = ccap ? ccap * 2 : 8;
-				e->comps = xrealloc(e->comps, ccap * sizeof *e->comps);
-			}
-			e->comps[e->n_comps++] = x;
+#undef BAD
+
+static void ps_init(struct pstate *ps, unsigned flags, char *err, size_t errlen)
+{
+	memset(ps, 0, sizeof *ps);
+	ps->flags = flags;
+	ps->err = err;
+	ps->errlen = errlen;
+	ps->sha = pg_sha256_new();
+}
+
+static int ps_finish(struct pstate *ps, int rc, struct pg_idx_entry **out, size_t *nout)
+{
+	if (rc == 0 && !ps->sha) {
+		snprintf(ps->err, ps->errlen, "out of memory");
+		rc = -1;
+	}
+	if (rc == 0 && !ps->ended) {
+		snprintf(ps->err, ps->errlen, "no end line (cut short?)");
+		rc = -1;
+	}
+	pg_sha256_free(ps->sha);
+	if (rc != 0) {
+		for (size_t i = 0; i < ps->n; i++)
+			pg_idx_entry_free(&ps->v[i]);
+		free(ps->v);
+		*out = NULL;
+		*nout = 0;
+		return -1;
+	}
+	*out = ps->v;
+	*nout = ps->n;
+	return 0;
+}
+
+int pg_storeidx_parse(const uint8_t *buf, size_t len, unsigned flags,
+		      struct pg_idx_entry **out, size_t *nout, char *err, size_t errlen)
+{
+	struct pstate ps;
+	struct cur c = cur_init(buf, len), line;
+	int r, rc = 0;
+	ps_init(&ps, flags, err, errlen);
+	if (!ps.sha)
+		return ps_finish(&ps, 0, out, nout);
+	if (len > PG_MAX_INDEX_BYTES) {
+		snprintf(err, errlen, "larger than %u bytes", PG_MAX_INDEX_BYTES);
+		rc = -1;
+	}
+	while (rc == 0 && (r = next_line(&c, &line)) != 0) {
+		if (r < 0) {
+			snprintf(err, errlen, "line %zu: no newline at the end (cut short?)", ps.lineno + 1);
+			rc = -1;
 		} else {
-			BAD("line %zu: unknown record", lineno);
+			rc = ps_line(&ps, line);
 		}
 	}
-	if (!ended)
-		BAD("no end line (cut short?)");
-	*out = v;
-	*nout = n;
-	return 0;
-fail:
-	for (size_t i = 0; i < n; i++)
-		pg_idx_entry_free(&v[i]);
-	free(v);
-	return -1;
+	if (rc == 0 && ps.lineno == 0) {
+		snprintf(err, errlen, "not a plcguard store index (version 1)");
+		rc = -1;
+	}
+	return ps_finish(&ps, rc, out, nout);
+}
+
+/* The same, reading the file in pieces (a large index is never held whole). */
+static int parse_file(int fd, unsigned flags, struct pg_idx_entry **out, size_t *nout,
+		      char *err, size_t errlen)
+{
+	enum { PIECE = 256 << 10 };
+	struct pstate ps;
+	uint8_t *buf = xmalloc(PIECE);
+	size_t have = 0, total = 0;
+	int rc = 0;
+	ps_init(&ps, flags, err, errlen);
+	if (!ps.sha) {
+		free(buf);
+		return ps_finish(&ps, 0, out, nout);
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + have, PIECE - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "read: %s", strerror(errno));
+			rc = -1;
+			break;
+		}
+		total += (size_t)r;
+		if (total > PG_MAX_INDEX_BYTES) {
+			snprintf(err, errlen, "larger than %u bytes", PG_MAX_INDEX_BYTES);
+			rc = -1;
+			break;
+		}
+		have += (size_t)r;
+		struct cur c = cur_init(buf, have), line;
+		size_t used = 0;
+		while (rc == 0 && next_line(&c, &line) > 0) {
+			rc = ps_line(&ps, line);
+			used = have - cur_left(&c);
+		}
+		if (rc)
+			break;
+		memmove(buf, buf + used, have - used);
+		have -= used;
+		if (r == 0) {
+			if (have) {
+				snprintf(err, errlen, "line %zu: no newline at the end (cut short?)", ps.lineno + 1);
+				rc = -1;
+			} else if (ps.lineno == 0) {
+				snprintf(err, errlen, "not a plcguard store index (version 1)");
+				rc = -1;
+			}
+			break;
+		}
+		if (have == PIECE) {
+			snprintf(err, errlen, "line %zu: longer than %d bytes", ps.lineno + 1, PIECE);
+			rc = -1;
+			break;
+		}
+	}
+	free(buf);
+	return ps_finish(&ps, rc, out, nout);
 }
 
 /* ---------------------------------------------------- the store -- */
@@ -711,24 +849,25 @@ static const char *dup_id(const struct pg_idx_entry *v, size_t n)
 	return dup;
 }
 
-static int read_index_file(struct pg_storeidx *ix, const char *path,
+static int read_index_file(struct pg_storeidx *ix, const char *path, unsigned flags,
 			   struct pg_idx_entry **old, size_t *n_old)
 {
-	uint8_t *buf;
-	size_t len;
 	char err[512];
 	struct stat st;
 	*old = NULL;
 	*n_old = 0;
-	if (lstat(path, &st) != 0)
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
 		return -1; /* no index yet: nothing to say */
-	if (pg_read_file(path, PG_MAX_INDEX_BYTES, &buf, &len, err, sizeof err) != 0) {
-		snprintf(ix->notice, sizeof ix->notice, "store index %s ignored (%s); rebuilt from the store",
-			 path, err);
-		return -1;
-	}
-	int r = pg_storeidx_parse(buf, len, old, n_old, err, sizeof err);
-	free(buf);
+	int r = -1;
+	if (fd < 0)
+		snprintf(err, sizeof err, "%s", errno == ELOOP ? "a symbolic link" : strerror(errno));
+	else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		snprintf(err, sizeof err, "not a regular file");
+	else
+		r = parse_file(fd, flags, old, n_old, err, sizeof err);
+	if (fd >= 0)
+		close(fd);
 	const char *dup = r == 0 ? dup_id(*old, *n_old) : NULL;
 	if (dup) {
 		snprintf(err, sizeof err, "entry %.200s is listed twice", dup);
@@ -757,6 +896,24 @@ struct lister {
 	size_t n;
 	int err;                  /* errno when the folder could not be read */
 };
+
+struct stat_part {
+	struct lister *l;
+	size_t from, to;
+};
+
+static void *stat_part(void *arg)
+{
+	struct stat_part *p = arg;
+	char path[PATH_MAX];
+	for (size_t i = p->from; i < p->to; i++) {
+		if ((size_t)snprintf(path, sizeof path, "%s/manifest.json", p->l->names[i]) < sizeof path)
+			pg_fkey_stat(p->l->dfd, path, &p->l->keys[2 * i]);
+		if ((size_t)snprintf(path, sizeof path, "%s/manifest.p7s", p->l->names[i]) < sizeof path)
+			pg_fkey_stat(p->l->dfd, path, &p->l->keys[2 * i + 1]);
+	}
+	return NULL;
+}
 
 static void *list_store(void *arg)
 {
@@ -788,17 +945,26 @@ static void *list_store(void *arg)
 	}
 	closedir(d);
 	l->keys = xcalloc(2 * l->n + 1, sizeof *l->keys);
-	char path[PATH_MAX];
-	for (size_t i = 0; i < l->n; i++) {
-		if ((size_t)snprintf(path, sizeof path, "%s/manifest.json", l->names[i]) < sizeof path)
-			pg_fkey_stat(l->dfd, path, &l->keys[2 * i]);
-		if ((size_t)snprintf(path, sizeof path, "%s/manifest.p7s", l->names[i]) < sizeof path)
-			pg_fkey_stat(l->dfd, path, &l->keys[2 * i + 1]);
-	}
+	/* a large store: the second half on another thread */
+	struct stat_part half = { l, l->n / 2, l->n };
+	pthread_t th;
+	int two = l->n >= 2048 && pthread_create(&th, NULL, stat_part, &half) == 0;
+	struct stat_part first = { l, 0, two ? l->n / 2 : l->n };
+	stat_part(&first);
+	if (two)
+		pthread_join(th, NULL);
 	return NULL;
 }
 
-int pg_storeidx_load(const char *store, struct pg_storeidx *ix, int save,
+static int has_light(const struct pg_storeidx *ix)
+{
+	for (size_t i = 0; i < ix->n; i++)
+		if (ix->v[i].light)
+			return 1;
+	return 0;
+}
+
+int pg_storeidx_load(const char *store, struct pg_storeidx *ix, unsigned flags,
 		     char *err, size_t errlen)
 {
 	memset(ix, 0, sizeof *ix);
@@ -821,9 +987,9 @@ int pg_storeidx_load(const char *store, struct pg_storeidx *ix, int save,
 	ix->file = ix->store_writable ? own : cache_file(store);
 	struct pg_idx_entry *old = NULL;
 	size_t n_old = 0;
-	int have = ix->file ? read_index_file(ix, ix->file, &old, &n_old) : -1;
+	int have = ix->file ? read_index_file(ix, ix->file, flags, &old, &n_old) : -1;
 	if (have != 0 && !ix->store_writable && !ix->notice[0])
-		read_index_file(ix, own, &old, &n_old); /* the store's own, read-only */
+		read_index_file(ix, own, flags, &old, &n_old); /* the store's own, read-only */
 	if (own != ix->file)
 		free(own);
 	if (ix->notice[0])
@@ -897,8 +1063,15 @@ int pg_storeidx_load(const char *store, struct pg_storeidx *ix, int save,
 		free(l.names[i]);
 	free(l.names);
 	free(l.keys);
-	if (rc == 0 && save && ix->dirty)
+	if (rc == 0 && (flags & PG_IDX_SAVE) && ix->dirty) {
+		if (has_light(ix)) {
+			/* Something changed and the index is to be written, which
+			 * takes every entry's full hints: read it once more, whole. */
+			pg_storeidx_free(ix);
+			return pg_storeidx_load(store, ix, flags & ~PG_IDX_LIGHT, err, errlen);
+		}
 		pg_storeidx_save(ix);
+	}
 	return rc;
 }
 
@@ -906,6 +1079,8 @@ int pg_storeidx_save(struct pg_storeidx *ix)
 {
 	if (!ix->dirty || !ix->file)
 		return 0;
+	if (has_light(ix))
+		return -1; /* read without the hints a file needs */
 	size_t len;
 	char *txt = pg_storeidx_serialize(ix->v, ix->n, &len);
 	char err[600];

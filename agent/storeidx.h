@@ -76,6 +76,9 @@ struct pg_idx_target {
 
 struct pg_idx_entry {
 	char *id;                     /* folder name in the store */
+	int light;                    /* read with PG_IDX_LIGHT: only the id, the
+				       * file keys, ok, created and the project
+				       * path; never written back */
 	struct pg_fkey mj, sg;        /* manifest.json, manifest.p7s */
 	int ok;                       /* readable and parsed: the hints below hold */
 	int exact;                    /* hints made from the entry's own manifest
@@ -105,22 +108,27 @@ void pg_idx_entry_hints(struct pg_idx_entry *e, const struct pg_manifest *m);
 int pg_idx_entry_same_hints(const struct pg_idx_entry *a, const struct pg_idx_entry *b);
 void pg_idx_entry_free(struct pg_idx_entry *e);
 
+#define PG_IDX_SAVE  1u   /* write the index back when it changed */
+#define PG_IDX_LIGHT 2u   /* keep only what selecting by project needs (verify):
+			   * the records are still all checked, not kept */
+
 /* The file format.  parse: 0, or -1 with err (the whole file is refused);
- * never reads outside buf. */
-int pg_storeidx_parse(const uint8_t *buf, size_t len, struct pg_idx_entry **v,
-		      size_t *n, char *err, size_t errlen);
+ * never reads outside buf.  flags: PG_IDX_LIGHT or 0. */
+int pg_storeidx_parse(const uint8_t *buf, size_t len, unsigned flags,
+		      struct pg_idx_entry **v, size_t *n, char *err, size_t errlen);
 char *pg_storeidx_serialize(const struct pg_idx_entry *v, size_t n, size_t *len);
 
 /*
  * Load the index of store, check it against the store and bring it up to
- * date (see above); write it back when it changed and save != 0.  An index
- * file that is ignored leaves a message in ix->notice.  -1 (err) only when
- * the store exists but cannot be listed; a missing store is empty.
+ * date (see above); with PG_IDX_SAVE write it back when it changed (read
+ * whole first if it was read light).  An index file that is ignored leaves a
+ * message in ix->notice.  -1 (err) only when the store exists but cannot be
+ * listed; a missing store is empty.  The file is read in pieces.
  */
-int pg_storeidx_load(const char *store, struct pg_storeidx *ix, int save,
+int pg_storeidx_load(const char *store, struct pg_storeidx *ix, unsigned flags,
 		     char *err, size_t errlen);
-/* Write the index if dirty (quietly does nothing when it cannot). 0 when
- * written or nothing to write. */
+/* Write the index if dirty (quietly does nothing when it cannot, or when
+ * entries were read light). 0 when written or nothing to write. */
 int pg_storeidx_save(struct pg_storeidx *ix);
 void pg_storeidx_free(struct pg_storeidx *ix);
 

@@ -37,6 +37,7 @@ static char g_src[1024];
 static struct pki_trust *g_trust;
 static int g_store_no;
 
+__attribute__((format(printf, 1, 2)))
 static int sh(const char *fmt, ...)
 {
 	char cmd[4096];
@@ -167,7 +168,7 @@ static void test_format_roundtrip(void **state)
 	assert_null(strstr(txt, "\n%path"));
 	struct pg_idx_entry *v;
 	size_t n;
-	assert_int_equal(pg_storeidx_parse((const uint8_t *)txt, len, &v, &n, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_parse((const uint8_t *)txt, len, 0, &v, &n, err, sizeof err), 0);
 	assert_int_equal(n, 2);
 	for (size_t i = 0; i < n; i++) {
 		const struct pg_idx_entry *o = find(&ix, v[i].id);
@@ -246,7 +247,7 @@ static void test_format_rejects(void **state)
 		for (const char *p = txt; (p = strstr(p, "\ne\t")); p++)
 			cnt++;
 		char *full = xasprintf("%send\t%zu\t%s\n", txt, cnt, pg_hex(h, 32, hex));
-		int r = pg_storeidx_parse((const uint8_t *)full, strlen(full), &v, &n, err, sizeof err);
+		int r = pg_storeidx_parse((const uint8_t *)full, strlen(full), 0, &v, &n, err, sizeof err);
 		if (i + 1 == sizeof bodies / sizeof bodies[0]) {
 			/* parses; the load refuses it (see test_corrupt_index) */
 			assert_int_equal(r, 0);
@@ -263,24 +264,24 @@ static void test_format_rejects(void **state)
 	}
 
 	/* damage to a good file */
-	uint8_t *bad = xmalloc(len + 16);
+	uint8_t *bad = xcalloc(len + 17, 1); /* NUL-terminated for strstr */
 	memcpy(bad, good, len);
-	assert_int_equal(pg_storeidx_parse(bad, len, &v, &n, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_parse(bad, len, 0, &v, &n, err, sizeof err), 0);
 	for (size_t k = 0; k < n; k++)
 		pg_idx_entry_free(&v[k]);
 	free(v);
-	assert_int_equal(pg_storeidx_parse(bad, len - 1, &v, &n, err, sizeof err), -1);   /* cut */
+	assert_int_equal(pg_storeidx_parse(bad, len - 1, 0, &v, &n, err, sizeof err), -1);   /* cut */
 	assert_non_null(strstr(err, "newline"));
 	char *end = strstr((char *)bad, "end\t");
-	assert_int_equal(pg_storeidx_parse(bad, (size_t)(end - (char *)bad), &v, &n, err, sizeof err), -1);
+	assert_int_equal(pg_storeidx_parse(bad, (size_t)(end - (char *)bad), 0, &v, &n, err, sizeof err), -1);
 	assert_non_null(strstr(err, "no end line"));
 	bad[30] ^= 1;                                                                      /* flipped */
-	assert_int_equal(pg_storeidx_parse(bad, len, &v, &n, err, sizeof err), -1);
+	assert_int_equal(pg_storeidx_parse(bad, len, 0, &v, &n, err, sizeof err), -1);
 	bad[30] ^= 1;
 	memcpy(bad + len, "e\tx\t0\t-\t-\n", 10);                                         /* trailing */
-	assert_int_equal(pg_storeidx_parse(bad, len + 10, &v, &n, err, sizeof err), -1);
-	assert_int_equal(pg_storeidx_parse(bad, 5, &v, &n, err, sizeof err), -1);        /* magic */
-	assert_int_equal(pg_storeidx_parse(NULL, 0, &v, &n, err, sizeof err), -1);
+	assert_int_equal(pg_storeidx_parse(bad, len + 10, 0, &v, &n, err, sizeof err), -1);
+	assert_int_equal(pg_storeidx_parse(bad, 5, 0, &v, &n, err, sizeof err), -1);        /* magic */
+	assert_int_equal(pg_storeidx_parse(NULL, 0, 0, &v, &n, err, sizeof err), -1);
 	free(bad);
 	free(good);
 	free(s);
@@ -298,7 +299,7 @@ static void test_validate_against_store(void **state)
 	char *c = add_entry(s, "c", "/srv/c", 1000, NULL, b, 1);
 	struct pg_storeidx ix;
 	char err[512];
-	assert_int_equal(pg_storeidx_load(s, &ix, 1, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 	assert_int_equal(ix.added, 3);
 	assert_int_equal(ix.dirty, 0);          /* written */
 	char *file = xasprintf("%s/.index", s);
@@ -307,7 +308,7 @@ static void test_validate_against_store(void **state)
 	pg_storeidx_free(&ix);
 
 	/* unchanged: everything from the index, nothing written */
-	assert_int_equal(pg_storeidx_load(s, &ix, 1, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 	assert_int_equal(ix.reused, 3);
 	assert_int_equal(ix.added + ix.reread + ix.dropped, 0);
 	assert_string_equal(ix.notice, "");
@@ -324,7 +325,7 @@ static void test_validate_against_store(void **state)
 	assert_non_null(at);
 	char *edited = xasprintf("%.*s/srv/elsewhere%s", (int)(at - txt), txt, at + 6);
 	spit(mp, edited, strlen(edited));
-	assert_int_equal(pg_storeidx_load(s, &ix, 1, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 	assert_int_equal(ix.n, 3);
 	assert_int_equal(ix.reused, 1);
 	assert_int_equal(ix.added, 1);
@@ -339,18 +340,18 @@ static void test_validate_against_store(void **state)
 	spit(mp, "garbage", 7);
 	char *sp = xasprintf("%s/%s/manifest.p7s", s, a);
 	assert_int_equal(unlink(sp), 0);
-	assert_int_equal(pg_storeidx_load(s, &ix, 1, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 	assert_int_equal(find(&ix, c)->ok, 0);
 	assert_int_equal(find(&ix, a)->ok, 0);
 	assert_int_equal(find(&ix, d)->ok, 1);
 	pg_storeidx_free(&ix);
-	assert_int_equal(pg_storeidx_load(s, &ix, 1, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 	assert_int_equal(ix.reused, 3);         /* a bad entry is remembered as bad */
 	pg_storeidx_free(&ix);
 
 	/* a store that does not exist is empty, and is not created */
 	char *none = xasprintf("%s/none", g_dir);
-	assert_int_equal(pg_storeidx_load(none, &ix, 1, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_load(none, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 	assert_int_equal(ix.n, 0);
 	assert_int_not_equal(stat(none, &st), 0);
 	pg_storeidx_free(&ix);
@@ -387,13 +388,13 @@ static void test_corrupt_index(void **state)
 	};
 	for (size_t i = 0; i < 3; i++) {
 		spit(file, junk[i], strlen(junk[i]));
-		assert_int_equal(pg_storeidx_load(s, &ix, 1, err, sizeof err), 0);
+		assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 		assert_non_null(strstr(ix.notice, "ignored"));
 		assert_int_equal(ix.n, 1);
 		assert_int_equal(ix.added, 1);
 		assert_int_equal(find(&ix, a)->ok, 1);
 		pg_storeidx_free(&ix);
-		assert_int_equal(pg_storeidx_load(s, &ix, 1, err, sizeof err), 0);
+		assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 		assert_string_equal(ix.notice, "");   /* rebuilt and written */
 		assert_int_equal(ix.reused, 1);
 		pg_storeidx_free(&ix);
@@ -406,20 +407,122 @@ static void test_corrupt_index(void **state)
 	pg_storeidx_free(&ix);
 	spit(file, txt, len);
 	free(txt);
-	assert_int_equal(pg_storeidx_load(s, &ix, 1, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 	assert_non_null(strstr(ix.notice, "listed twice"));
 	assert_int_equal(ix.n, 1);
 	pg_storeidx_free(&ix);
 	/* a folder where the file should be: ignored, and left alone */
 	assert_int_equal(unlink(file), 0);
 	assert_int_equal(mkdir(file, 0755), 0);
-	assert_int_equal(pg_storeidx_load(s, &ix, 1, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 	assert_non_null(strstr(ix.notice, "ignored"));
 	assert_int_equal(ix.n, 1);
 	pg_storeidx_free(&ix);
 	assert_int_equal(rmdir(file), 0);
 	free(file);
 	free(a);
+	free(s);
+}
+
+/* verify reads the index light (no components, targets or names kept); one
+ * that has to be written back is read whole first, so that nothing is lost. */
+static void test_light(void **state)
+{
+	(void)state;
+	char *s = new_store();
+	static const struct blk b[] = { { "OB1", 1, 2, 3 }, { "FC1", 4, 5, 6 } };
+	char *a = add_entry(s, "a", "/srv/a", 1000, "10.0.0.5", b, 2);
+	struct pg_storeidx ix;
+	char err[512];
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
+	pg_storeidx_free(&ix);
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE | PG_IDX_LIGHT, err, sizeof err), 0);
+	assert_int_equal(ix.reused, 1);
+	assert_int_equal(ix.v[0].light, 1);
+	assert_string_equal(ix.v[0].project_path, "/srv/a");
+	assert_null(ix.v[0].project_name);
+	assert_int_equal(ix.v[0].n_comps + ix.v[0].n_targets, 0);
+	ix.dirty = 1;
+	assert_int_equal(pg_storeidx_save(&ix), -1);     /* never written light */
+	pg_storeidx_free(&ix);
+	/* a new entry: read light, changed, so read whole and written */
+	char *c = add_entry(s, "c", "/srv/c", 1000, NULL, b, 1);
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE | PG_IDX_LIGHT, err, sizeof err), 0);
+	for (size_t i = 0; i < ix.n; i++)
+		assert_int_equal(ix.v[i].light, 0);
+	pg_storeidx_free(&ix);
+	assert_int_equal(pg_storeidx_load(s, &ix, 0, err, sizeof err), 0);
+	assert_int_equal(ix.reused, 2);
+	assert_int_equal(find(&ix, a)->n_comps, 2);      /* nothing lost */
+	assert_int_equal(find(&ix, a)->n_targets, 1);
+	assert_string_equal(find(&ix, a)->project_name, "a");
+	pg_storeidx_free(&ix);
+	/* a light store: an entry used gets its manifest's exact hints */
+	struct pg_store st;
+	assert_int_equal(pg_store_open(&st, s, g_trust, 0, 1, err, sizeof err), 0);
+	for (size_t i = 0; i < st.ix.n; i++) {
+		assert_true(pg_store_get(&st, i)->trusted);
+		assert_int_equal(st.ix.v[i].light, 0);
+		assert_int_equal(st.ix.v[i].exact, 1);
+	}
+	pg_store_close(&st);
+	free(a);
+	free(c);
+	free(s);
+}
+
+/* An index larger than the reader's piece (lines across the boundaries),
+ * and one with a line longer than a piece. */
+static void test_large_index(void **state)
+{
+	(void)state;
+	char *s = new_store();
+	char *file = xasprintf("%s/.index", s);
+	enum { N = 5000 };
+	struct pg_idx_entry *v = xcalloc(N, sizeof *v);
+	for (size_t i = 0; i < N; i++) {
+		v[i].id = xasprintf("p%zu-19700101T000000Z-%08zx", i, i);
+		v[i].ok = 1;
+		v[i].project_name = xasprintf("p%zu", i);
+		v[i].project_path = xasprintf("/srv/projects/with/a/longer/path/p%zu", i);
+		v[i].n_comps = 3;
+		v[i].comps = xcalloc(3, sizeof *v[i].comps);
+		for (int k = 0; k < 3; k++) {
+			v[i].comps[k].cls = PG_IDX_BLOCK;
+			v[i].comps[k].block_type = 8;
+			v[i].comps[k].block_num = (uint16_t)k;
+			v[i].comps[k].has_sha = 1;
+			memset(v[i].comps[k].sha, (int)i, PG_IDX_HASH);
+		}
+	}
+	size_t len;
+	char *txt = pg_storeidx_serialize(v, N, &len);
+	assert_true(len > (600u << 10));
+	spit(file, txt, len);
+	struct pg_storeidx ix;
+	char err[512];
+	assert_int_equal(pg_storeidx_load(s, &ix, 0, err, sizeof err), 0);
+	assert_string_equal(ix.notice, "");              /* read whole, accepted */
+	assert_int_equal(ix.dropped, N);                 /* none is in the store */
+	pg_storeidx_free(&ix);
+	/* one line of 300 KiB */
+	char *huge = xmalloc(300u << 10);
+	memset(huge, 'x', 300u << 10);
+	FILE *f = fopen(file, "wb");
+	assert_non_null(f);
+	fputs("plcguard-store-index\t1\ne\t", f);
+	fwrite(huge, 1, 300u << 10, f);
+	fputs("\t0\t-\t-\n", f);
+	fclose(f);
+	assert_int_equal(pg_storeidx_load(s, &ix, 0, err, sizeof err), 0);
+	assert_non_null(strstr(ix.notice, "longer than"));
+	pg_storeidx_free(&ix);
+	free(huge);
+	for (size_t i = 0; i < N; i++)
+		pg_idx_entry_free(&v[i]);
+	free(v);
+	free(txt);
+	free(file);
 	free(s);
 }
 
@@ -435,7 +538,7 @@ static void test_tampered_after_indexing(void **state)
 	char *a = add_entry(s, "a", "/srv/a", 1000, NULL, b, 1);
 	struct pg_store st;
 	char err[512];
-	assert_int_equal(pg_store_open(&st, s, g_trust, 0, err, sizeof err), 0);
+	assert_int_equal(pg_store_open(&st, s, g_trust, 0, 0, err, sizeof err), 0);
 	assert_true(pg_store_get(&st, 0)->trusted);
 	pg_store_close(&st);
 
@@ -454,7 +557,7 @@ static void test_tampered_after_indexing(void **state)
 	struct timespec ts[2] = { before.st_atim, before.st_mtim };
 	assert_int_equal(utimensat(AT_FDCWD, mp, ts, 0), 0);
 
-	assert_int_equal(pg_store_open(&st, s, g_trust, 0, err, sizeof err), 0);
+	assert_int_equal(pg_store_open(&st, s, g_trust, 0, 0, err, sizeof err), 0);
 	assert_int_equal(st.ix.reread, 1);
 	assert_string_equal(st.ix.v[0].project_path, "/srv/b");
 	struct pg_baseline *bl = pg_store_get(&st, 0);
@@ -478,7 +581,7 @@ static void test_lying_index(void **state)
 	free(add_entry(s, "a", "/srv/a", 1000, NULL, b, 1));
 	struct pg_storeidx ix;
 	char err[512];
-	assert_int_equal(pg_storeidx_load(s, &ix, 1, err, sizeof err), 0);
+	assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 	free(ix.v[0].project_path);
 	ix.v[0].project_path = xstrdup("/srv/somewhere-else");
 	ix.v[0].created = 5;
@@ -488,7 +591,7 @@ static void test_lying_index(void **state)
 	pg_storeidx_free(&ix);
 
 	struct pg_store st;
-	assert_int_equal(pg_store_open(&st, s, g_trust, 0, err, sizeof err), 0);
+	assert_int_equal(pg_store_open(&st, s, g_trust, 0, 0, err, sizeof err), 0);
 	assert_int_equal(st.ix.reused, 1);   /* the stat keys agree: hints taken */
 	assert_string_equal(st.ix.v[0].project_path, "/srv/somewhere-else");
 	struct pg_baseline *bl = pg_store_get(&st, 0);
@@ -518,7 +621,7 @@ static void test_folder_name(void **state)
 	char *c = add_entry(s, "pump", "/srv/pump", 2000, NULL, b, 1);
 	struct pg_store st;
 	char err[512];
-	assert_int_equal(pg_store_open(&st, s, g_trust, 0, err, sizeof err), 0);
+	assert_int_equal(pg_store_open(&st, s, g_trust, 0, 0, err, sizeof err), 0);
 	assert_int_equal(st.ix.n, 2);
 	for (size_t i = 0; i < st.ix.n; i++) {
 		struct pg_baseline *bl = pg_store_get(&st, i);
@@ -656,7 +759,7 @@ static void test_lazy_equals_eager(void **state)
 
 	/* lazy: the store index, entries checked on first use */
 	struct pg_store st;
-	assert_int_equal(pg_store_open(&st, s, g_trust, 0, err, sizeof err), 0);
+	assert_int_equal(pg_store_open(&st, s, g_trust, 0, 0, err, sizeof err), 0);
 	size_t bad_seen = 0;
 	m = pg_matcher_new_store(&st, NULL, NULL);
 	assert_int_equal(pg_matcher_baselines(m), 0);
@@ -705,7 +808,7 @@ static void test_lazy_no_trusted(void **state)
 	spit(sp, "junk", 4);
 	struct pg_store st;
 	char err[512];
-	assert_int_equal(pg_store_open(&st, s, g_trust, 0, err, sizeof err), 0);
+	assert_int_equal(pg_store_open(&st, s, g_trust, 0, 0, err, sizeof err), 0);
 	struct pg_matcher *m = pg_matcher_new_store(&st, NULL, NULL);
 	struct pg_event ev;
 	block_event(&ev, "FC1", 1, 2, 3, "10.0.0.5");
@@ -758,6 +861,8 @@ int main(void)
 		cmocka_unit_test(test_format_rejects),
 		cmocka_unit_test(test_validate_against_store),
 		cmocka_unit_test(test_corrupt_index),
+		cmocka_unit_test(test_light),
+		cmocka_unit_test(test_large_index),
 		cmocka_unit_test(test_tampered_after_indexing),
 		cmocka_unit_test(test_lying_index),
 		cmocka_unit_test(test_folder_name),
