@@ -26,7 +26,10 @@
 #include "store.h"
 #include "util.h"
 
-#define IDX_MAGIC "plcguard-store-index\t1\n"
+/* The hints are what this version's manifest parser makes of each entry: an
+ * index written by another version is rebuilt. */
+#define IDX_MAGIC "plcguard-store-index\t1\tplcguard " PG_VERSION "\n"
+#define IDX_KIND "plcguard-store-index\t"
 #define IDX_NAME ".index"
 #define IDX_MAX_ID 255
 
@@ -462,8 +465,11 @@ static int ps_line(struct pstate *ps, struct cur line)
 	size_t lineno = ++ps->lineno;
 	if (lineno == 1) {
 		if (!(cur_left(&line) == strlen(IDX_MAGIC) - 1 &&
-		      cur_peek_eq(&line, IDX_MAGIC, strlen(IDX_MAGIC) - 1)))
+		      cur_peek_eq(&line, IDX_MAGIC, strlen(IDX_MAGIC) - 1))) {
+			if (cur_peek_eq(&line, IDX_KIND, strlen(IDX_KIND)))
+				BAD("written by another version of plcguard");
 			BAD("not a plcguard store index (version 1)");
+		}
 		pg_sha256_update(ps->sha, IDX_MAGIC, strlen(IDX_MAGIC));
 		return 0;
 	}

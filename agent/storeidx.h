@@ -22,7 +22,9 @@
  * (~/.cache/...).  Format (UTF-8 text, one record per line, fields separated
  * by one TAB; in text fields the bytes 00-1F, 7F and '%' are written %XX):
  *
- *   plcguard-store-index<TAB>1
+ *   plcguard-store-index<TAB>1<TAB>plcguard VERSION   (another version's
+ *                                 index is rebuilt: the hints are what this
+ *                                 version's manifest parser says)
  *   e  ID  OK  MSTAT  SSTAT       an entry (OK: 1 readable and its manifest
  *                                 parses, 0 not: no hints follow); xSTAT is
  *                                 size.mtime_s.mtime_ns.ctime_s.ctime_ns.inode

@@ -48,26 +48,38 @@ static void one(const uint8_t *data, size_t size)
 	free(txt);
 }
 
+#define MAGIC "plcguard-store-index\t1\tplcguard " PG_VERSION "\n"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	one(data, size);
-	/* The same bytes with a right end line (entry count and checksum), so
-	 * that the fuzzer gets past the checksum to every record parser. */
-	size_t entries = 0;
-	for (size_t i = 0; i + 2 < size; i++)
-		if ((i == 0 || data[i - 1] == '\n') && data[i] == 'e' && data[i + 1] == '\t')
-			entries++;
-	uint8_t h[32];
-	char hex[PG_SHA256_HEX], end[128];
-	pg_sha256(data, size, h);
-	int k = snprintf(end, sizeof end, "end\t%zu\t%s\n", entries, pg_hex(h, 32, hex));
-	uint8_t *b = malloc(size + (size_t)k + 1);
+	/* The same records under this version's header line and with a right
+	 * end line (entry count and checksum), so that the fuzzer gets past
+	 * both to every record parser, whatever version wrote the seeds. */
+	static const char kind[] = "plcguard-store-index\t";
+	size_t skip = 0;
+	if (size >= sizeof kind - 1 && memcmp(data, kind, sizeof kind - 1) == 0) {
+		while (skip < size && data[skip] != '\n')
+			skip++;
+		if (skip < size)
+			skip++;
+	}
+	size_t body = strlen(MAGIC) + size - skip;
+	uint8_t *b = malloc(body + 128);
 	if (!b)
 		return 0;
-	if (size)
-		memcpy(b, data, size);
-	memcpy(b + size, end, (size_t)k);
-	one(b, size + (size_t)k);
+	memcpy(b, MAGIC, strlen(MAGIC));
+	if (size > skip)
+		memcpy(b + strlen(MAGIC), data + skip, size - skip);
+	size_t entries = 0;
+	for (size_t i = 0; i + 2 < body; i++)
+		if ((i == 0 || b[i - 1] == '\n') && b[i] == 'e' && b[i + 1] == '\t')
+			entries++;
+	uint8_t h[32];
+	char hex[PG_SHA256_HEX];
+	pg_sha256(b, body, h);
+	int k = snprintf((char *)b + body, 128, "end\t%zu\t%s\n", entries, pg_hex(h, 32, hex));
+	one(b, body + (size_t)k);
 	free(b);
 	return 0;
 }

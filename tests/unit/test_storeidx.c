@@ -32,6 +32,8 @@
 #include "storeidx.h"
 #include "util.h"
 
+#define MAGIC "plcguard-store-index\t1\tplcguard " PG_VERSION "\n"
+
 static char g_dir[256];
 static char g_src[1024];
 static struct pki_trust *g_trust;
@@ -239,7 +241,7 @@ static void test_format_rejects(void **state)
 		"e\tx\t0\t-\t-\ne\tx\t0\t-\t-\n",                  /* an id twice (load refuses) */
 	};
 	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-		char *txt = xasprintf("plcguard-store-index\t1\n%s", bodies[i]);
+		char *txt = xasprintf("%s%s", MAGIC, bodies[i]);
 		uint8_t h[32];
 		char hex[PG_SHA256_HEX];
 		pg_sha256(txt, strlen(txt), h);
@@ -383,13 +385,16 @@ static void test_corrupt_index(void **state)
 	char err[512];
 	const char *junk[] = {
 		"garbage",
-		"plcguard-store-index\t1\ne\tx\t0\t-\t-\nend\t1\t0000000000000000000000000000000000000000000000000000000000000000\n",
+		"plcguard-store-index\t1\tplcguard 0.0.1\nend\t0\t0000000000000000000000000000000000000000000000000000000000000000\n",
+		MAGIC "e\tx\t0\t-\t-\nend\t1\t0000000000000000000000000000000000000000000000000000000000000000\n",
 		"",
 	};
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
 		spit(file, junk[i], strlen(junk[i]));
 		assert_int_equal(pg_storeidx_load(s, &ix, PG_IDX_SAVE, err, sizeof err), 0);
 		assert_non_null(strstr(ix.notice, "ignored"));
+		if (i == 1)
+			assert_non_null(strstr(ix.notice, "another version"));
 		assert_int_equal(ix.n, 1);
 		assert_int_equal(ix.added, 1);
 		assert_int_equal(find(&ix, a)->ok, 1);
@@ -510,7 +515,7 @@ static void test_large_index(void **state)
 	memset(huge, 'x', 300u << 10);
 	FILE *f = fopen(file, "wb");
 	assert_non_null(f);
-	fputs("plcguard-store-index\t1\ne\t", f);
+	fputs(MAGIC "e\t", f);
 	fwrite(huge, 1, 300u << 10, f);
 	fputs("\t0\t-\t-\n", f);
 	fclose(f);
