@@ -6,9 +6,17 @@
  *   trusted baselines (agent/match.c), extract them, print JSON lines or
  *   human lines, count, and close with a summary.
  *
- * Order of work for a live capture (OpenBSD privilege separation): load and
- * verify the baselines, open the output and the extract folder, open the
- * device, drop privileges, and only then parse the first packet.
+ * Order of work for a live capture (OpenBSD privilege separation): load the
+ * trust anchors, CRLs and the store index, read the files of every store
+ * entry, open the output and the extract folder, open the device, drop
+ * privileges, and only then parse the first packet.
+ *
+ * Baselines are checked lazily (agent/match.c): at start-up only the store
+ * index is read (and the entries that name no project at all are checked, so
+ * that they are reported); an entry's signature is checked the first time a
+ * transfer could match it, and a failing entry is reported then, in a
+ * baseline.invalid event right after the event that needed it.
+ * --check-store checks and reports every entry at start-up instead.
  *
  * Exit: 0 every transfer seen matched a trusted baseline (or none was seen),
  * 1 something on the wire was not verified clean (a transfer that differs, is
@@ -40,6 +48,12 @@
 #define MAX_KINDS 96
 
 struct sink {
+	struct pg_sniff *s;
+	struct pg_store *st;           /* NULL without baselines */
+	const char *store_dir;
+	unsigned char *reported;       /* per store entry: baseline.invalid sent */
+	size_t *pending;               /* found unusable, to report */
+	size_t npending, cappending;
 	FILE *out;
 	int json;
 	int flush_each;
@@ -138,6 +152,61 @@ static void extract(struct sink *k, struct pg_event *ev)
 	free(path);
 }
 
+/* A store entry that cannot be used, reported once. */
+static void report_bad(struct sink *k, size_t i, const struct pg_baseline *b)
+{
+	if (k->reported[i])
+		return;
+	k->reported[i] = 1;
+	struct pg_event ev;
+	pg_event_self(&ev, NULL, PG_K_BASELINE_INVALID, PG_SEV_ALERT);
+	clock_gettime(CLOCK_REALTIME, &ev.ts);
+	snprintf(ev.object, sizeof ev.object, "%s", b->id);
+	pg_event_set_str(&ev, "store", k->store_dir);
+	pg_event_set_str(&ev, "baseline", b->id);
+	if (b->load_err[0])
+		pg_event_text(&ev, "baseline %s not used: unreadable: %s", b->id, b->load_err);
+	else if (b->name_err[0])
+		pg_event_text(&ev, "baseline %s not used: %s", b->id, b->name_err);
+	else if (b->checked && b->pki.verdict != PKI_OK)
+		pg_event_text(&ev, "baseline %s not used: signature %s: %s", b->id,
+			      pki_verdict_name(b->pki.verdict), b->pki.detail);
+	else if (!b->parsed)
+		pg_event_text(&ev, "baseline %s not used: manifest invalid: %s", b->id, b->parse_err);
+	else
+		pg_event_text(&ev, "baseline %s not used: signer does not match the manifest", b->id);
+	if (b->checked)
+		pg_event_set_str(&ev, "signature", pki_verdict_name(b->pki.verdict));
+	pg_sniff_emit(k->s, &ev);
+}
+
+/* The matcher found entry i unusable while judging a transfer: reported
+ * after that transfer's event. */
+static void on_bad(void *arg, size_t i, const struct pg_baseline *b)
+{
+	struct sink *k = arg;
+	(void)b;
+	if (k->reported[i])
+		return;
+	for (size_t p = 0; p < k->npending; p++)
+		if (k->pending[p] == i)
+			return;
+	if (k->npending == k->cappending) {
+		k->cappending = k->cappending ? k->cappending * 2 : 8;
+		k->pending = xrealloc(k->pending, k->cappending * sizeof *k->pending);
+	}
+	k->pending[k->npending++] = i;
+}
+
+static void flush_bad(struct sink *k)
+{
+	while (k->npending) {
+		size_t i = k->pending[0];
+		memmove(k->pending, k->pending + 1, --k->npending * sizeof *k->pending);
+		report_bad(k, i, k->st->b[i]);
+	}
+}
+
 static void sink_emit(void *arg, struct pg_event *ev)
 {
 	struct sink *k = arg;
@@ -171,6 +240,8 @@ static void sink_emit(void *arg, struct pg_event *ev)
 	}
 	if (k->flush_each && fflush(k->out) != 0)
 		k->write_error = 1;
+	if (k->npending)
+		flush_bad(k);
 }
 
 static int parse_ports(const char *s, struct pg_sniff_cfg *cfg)
@@ -235,9 +306,12 @@ static void usage(FILE *f)
 	      "  --ports LIST        S7=PORT,MODBUS=PORT (default S7=102,MODBUS=502)\n"
 	      "Baselines:\n"
 	      "  --store DIR         baseline store (default $PLCGUARD_STORE, ...)\n"
-	      "  --trust DIR         trust anchors; every baseline's signature is verified first,\n"
-	      "                      and an invalid or untrusted one is reported and never used\n"
+	      "  --trust DIR         trust anchors; a baseline's signature is verified before it\n"
+	      "                      is used (when a transfer first could match it), and an\n"
+	      "                      invalid or untrusted one is reported and never used\n"
 	      "  --crl DIR, --ocsp, --revocation fail|warn   as for verify\n"
+	      "  --check-store       check every baseline in the store at start-up and report\n"
+	      "                      each one that fails (slower on a large store)\n"
 	      "  --no-baselines      do not load baselines: every transfer is UNKNOWN\n"
 	      "Output:\n"
 	      "  --json              JSON lines, one event per line (default: human lines)\n"
@@ -324,7 +398,7 @@ int cmd_sniff(int argc, char **argv)
 {
 	enum { O_STORE = 256, O_TRUST, O_CRL, O_OCSP, O_REV, O_JSON, O_OUT, O_EXTRACT,
 	       O_PORTS, O_PDUS, O_USER, O_FILTER, O_COUNT, O_DURATION, O_STATS, O_MEMCAP,
-	       O_FLOWMEM, O_MAXFLOWS, O_IDLE, O_NOSUM, O_NOBASE, O_HEARTBEAT };
+	       O_FLOWMEM, O_MAXFLOWS, O_IDLE, O_NOSUM, O_NOBASE, O_HEARTBEAT, O_CHECKSTORE };
 	static const struct option opts[] = {
 		{ "store", required_argument, 0, O_STORE },
 		{ "trust", required_argument, 0, O_TRUST },
@@ -348,6 +422,7 @@ int cmd_sniff(int argc, char **argv)
 		{ "idle-timeout", required_argument, 0, O_IDLE },
 		{ "no-summary", no_argument, 0, O_NOSUM },
 		{ "no-baselines", no_argument, 0, O_NOBASE },
+		{ "check-store", no_argument, 0, O_CHECKSTORE },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -355,12 +430,13 @@ int cmd_sniff(int argc, char **argv)
 	const char *iface = NULL;
 	const char **files = xcalloc((size_t)argc + 1, sizeof *files);
 	size_t nfiles = 0;
-	int ocsp = 0, rev_warn = 0, json = 0, nosum = 0, nobase = 0;
+	int ocsp = 0, rev_warn = 0, json = 0, nosum = 0, nobase = 0, check_store = 0;
 	struct pg_live_opts lo;
 	memset(&lo, 0, sizeof lo);
 	lo.heartbeat_s = 60;
 	struct pg_sniff s;
 	struct pg_bus bus;
+	pg_bus_init(&bus);
 	pg_sniff_init(&s);
 #ifdef __GLIBC__
 	/* Flows, window rings and PDU buffers come and go by the thousand; with
@@ -410,6 +486,7 @@ int cmd_sniff(int argc, char **argv)
 		case O_IDLE: if (parse_num(optarg, 86400u * 30, &v) || !v) goto bad; s.cfg.idle_timeout_s = (unsigned)v; break;
 		case O_NOSUM: nosum = 1; break;
 		case O_NOBASE: nobase = 1; break;
+		case O_CHECKSTORE: check_store = 1; break;
 		case 'h': usage(stdout); free(files); return PG_EXIT_OK;
 		default: goto bad;
 		}
@@ -438,8 +515,8 @@ int cmd_sniff(int argc, char **argv)
 	k.extract_fd = -1;
 	k.out = stdout;
 	struct pki_trust *t = NULL;
-	struct pg_baseline *bl = NULL;
-	size_t nbl = 0;
+	struct pg_store st;
+	int have_store = 0;
 	char err[1024];
 	char *store_dir = NULL;
 	struct flowtab *ft = NULL;
@@ -478,12 +555,15 @@ int cmd_sniff(int argc, char **argv)
 		k.extract_dir = xdir;
 	}
 	/* the bus: judged against the baselines first, then written */
-	pg_bus_init(&bus);
 	pg_bus_subscribe(&bus, pg_judge_event, &k.m);
 	pg_bus_subscribe(&bus, sink_emit, &k);
 	s.bus = &bus;
 
-	/* Baselines: verify every signature before using any of it. */
+	k.s = &s;
+
+	/* Baselines: the store index now; an entry's signature when a transfer
+	 * first needs it (every one now with --check-store).  No content of an
+	 * entry is used before its signature verified. */
 	if (!nobase && (trust || store)) {
 		t = pki_trust_load(trust, crl, ocsp, err, sizeof err);
 		if (!t) {
@@ -492,36 +572,33 @@ int cmd_sniff(int argc, char **argv)
 			goto done;
 		}
 		store_dir = store ? xstrdup(store) : pg_store_default();
-		if (pg_store_list(store_dir, &bl, &nbl, err, sizeof err) != 0) {
+		if (pg_store_open(&st, store_dir, t, rev_warn, 0, err, sizeof err) != 0) {
 			fprintf(stderr, "plcguard sniff: %s\n", err);
 			rc = PG_EXIT_IO;
 			goto done;
 		}
-		for (size_t i = 0; i < nbl; i++) {
-			pg_baseline_check(&bl[i], t, rev_warn);
-			if (bl[i].trusted && bl[i].parsed)
-				continue;
-			struct pg_event ev;
-			pg_event_self(&ev, NULL, PG_K_BASELINE_INVALID, PG_SEV_ALERT);
-			clock_gettime(CLOCK_REALTIME, &ev.ts);
-			snprintf(ev.object, sizeof ev.object, "%s", bl[i].id);
-			pg_event_set_str(&ev, "store", store_dir);
-			pg_event_set_str(&ev, "baseline", bl[i].id);
-			if (bl[i].load_err[0])
-				pg_event_text(&ev, "baseline %s not used: unreadable: %s", bl[i].id, bl[i].load_err);
-			else if (bl[i].checked && bl[i].pki.verdict != PKI_OK)
-				pg_event_text(&ev, "baseline %s not used: signature %s: %s", bl[i].id,
-					      pki_verdict_name(bl[i].pki.verdict), bl[i].pki.detail);
-			else if (!bl[i].parsed)
-				pg_event_text(&ev, "baseline %s not used: manifest invalid: %s", bl[i].id, bl[i].parse_err);
-			else
-				pg_event_text(&ev, "baseline %s not used: signer does not match the manifest", bl[i].id);
-			if (bl[i].checked)
-				pg_event_set_str(&ev, "signature", pki_verdict_name(bl[i].pki.verdict));
-			pg_sniff_emit(&s, &ev);
-		}
+		have_store = 1;
+		if (st.ix.notice[0])
+			fprintf(stderr, "plcguard sniff: notice: %s\n", st.ix.notice);
+		k.st = &st;
+		k.store_dir = store_dir;
+		k.reported = xcalloc(st.ix.n ? st.ix.n : 1, 1);
+		/* An entry that names no project (unreadable, not a manifest) can
+		 * never be a candidate: checked and reported now. */
+		for (size_t i = 0; i < st.ix.n; i++)
+			if (check_store || !st.ix.v[i].ok) {
+				struct pg_baseline *b = pg_store_get(&st, i);
+				if (!b->trusted || !b->parsed)
+					report_bad(&k, i, b);
+			}
+		/* Privileges are dropped before the first packet: read the files
+		 * now; their signatures are still checked on first use. */
+		if (iface && geteuid() == 0)
+			pg_store_preload(&st);
+		k.m = pg_matcher_new_store(&st, on_bad, &k);
+	} else {
+		k.m = pg_matcher_new(NULL, 0);
 	}
-	k.m = pg_matcher_new(bl, nbl);
 
 	ft = flowtab_new(&s, &pg_s7_app, &pg_modbus_app);
 	struct pg_capture cap;
@@ -569,8 +646,12 @@ done:
 	if (k.extract_fd >= 0)
 		close(k.extract_fd);
 	flowtab_free(ft);
+	pg_bus_free(&bus);
 	pg_matcher_free(k.m);
-	pg_baselines_free(bl, nbl);
+	if (have_store)
+		pg_store_close(&st);
+	free(k.reported);
+	free(k.pending);
 	pki_trust_free(t);
 	free(store_dir);
 	free(files);

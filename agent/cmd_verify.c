@@ -2,9 +2,12 @@
  * cmd_verify.c - plcguard verify and plcguard diff.
  *
  * Order of checks (signify's lesson: trust before content):
- *   1. find the baselines in the store that name this project, and check each
+ *   1. find the baselines in the store that name this project (the store
+ *      index says which entries those are; agent/storeidx.h), and check each
  *      one's signature, chain, usage, validity at signing time, revocation;
- *      an entry that fails is reported and never used;
+ *      an entry that fails is reported and never used.  Entries of other
+ *      projects are not read; entries that cannot be tied to any project
+ *      (unreadable, manifest not JSON) are read and reported on every call;
  *   2. of the trusted ones, the newest (by its signed creation time) is the
  *      baseline;
  *   3. scan the project with the baseline's own (signed) exclusion patterns
@@ -118,6 +121,8 @@ static const char *baseline_failure(const struct pg_baseline *b, char *buf, size
 {
 	if (b->load_err[0])
 		snprintf(buf, n, "baseline %s: unreadable: %s", b->id, b->load_err);
+	else if (b->name_err[0])
+		snprintf(buf, n, "baseline %s: %s", b->id, b->name_err);
 	else if (b->checked && b->pki.verdict != PKI_OK)
 		snprintf(buf, n, "baseline %s: signature %s: %s", b->id,
 			 pki_verdict_name(b->pki.verdict), b->pki.detail);
@@ -274,7 +279,7 @@ static int newer(const struct pg_baseline *a, const struct pg_baseline *b)
 }
 
 /* Verify one project path against the store (or an explicit --baseline). */
-static int verify_path(const char *path, struct pg_baseline *all, size_t n_all,
+static int verify_path(const char *path, struct pg_baseline **all, size_t n_all,
 		       const struct vopts *o)
 {
 	int rc;
@@ -291,7 +296,7 @@ static int verify_path(const char *path, struct pg_baseline *all, size_t n_all,
 	char *key = pg_name_escape(real, strlen(real));
 	struct pg_baseline *best = NULL, *bad = NULL;
 	for (size_t i = 0; i < n_all; i++) {
-		struct pg_baseline *b = &all[i];
+		struct pg_baseline *b = all[i];
 		if (!o->baseline && (!b->parsed || strcmp(b->m.project_path, key) != 0))
 			continue;
 		if (b->trusted || (!o->t && b->parsed)) {
@@ -434,28 +439,65 @@ static int run(int argc, char **argv, int diff)
 		}
 	}
 	o.store_dir = o.store ? xstrdup(o.store) : pg_store_default();
-	struct pg_baseline *all = NULL;
+	struct pg_baseline one, **all = NULL;
+	struct pg_store st;
+	int have_store = 0;
 	size_t n_all = 0;
 	int rc = PG_EXIT_OK;
+	memset(&one, 0, sizeof one);
 	if (o.baseline) {
 		char *dir = strchr(o.baseline, '/') ? xstrdup(o.baseline)
 						    : xasprintf("%s/%s", o.store_dir, o.baseline);
-		all = xcalloc(1, sizeof *all);
-		n_all = 1;
 		const char *slash = strrchr(dir, '/');
-		pg_baseline_load(dir, slash ? slash + 1 : dir, all);
+		pg_baseline_load(dir, slash ? slash + 1 : dir, &one);
 		free(dir);
-	} else if (pg_store_list(o.store_dir, &all, &n_all, err, sizeof err) != 0) {
-		fprintf(stderr, "plcguard %s: %s\n", cmd, err);
-		rc = PG_EXIT_IO;
-		goto out;
+		pg_baseline_check(&one, o.t, o.rev_warn);
+		all = xcalloc(1, sizeof *all);
+		all[0] = &one;
+		n_all = 1;
+	} else {
+		if (pg_store_open(&st, o.store_dir, o.t, o.rev_warn, 1, err, sizeof err) != 0) {
+			fprintf(stderr, "plcguard %s: %s\n", cmd, err);
+			rc = PG_EXIT_IO;
+			goto out;
+		}
+		have_store = 1;
+		if (st.ix.notice[0])
+			fprintf(stderr, "plcguard %s: notice: %s\n", cmd, st.ix.notice);
+		/* The entries this call needs, in store order: for --all every one;
+		 * for one PATH those whose manifest names its project path (by the
+		 * index), those whose folder is named after its project (a usable
+		 * baseline always is, so the index cannot hide one), and those that
+		 * name no project at all (reported below). */
+		char *key = NULL, *prefix = NULL;
+		size_t plen = 0;
+		if (!o.all) {
+			char *real = realpath(argv[optind], NULL);
+			if (real) {
+				const char *slash = strrchr(real, '/');
+				const char *base = slash && slash[1] ? slash + 1 : real;
+				char *name = pg_name_escape(base, strlen(base));
+				key = pg_name_escape(real, strlen(real));
+				prefix = pg_store_name_prefix(name);
+				plen = strlen(prefix);
+				free(name);
+			}
+			free(real);
+		}
+		all = xcalloc(st.ix.n ? st.ix.n : 1, sizeof *all);
+		for (size_t i = 0; i < st.ix.n; i++) {
+			const struct pg_idx_entry *e = &st.ix.v[i];
+			if (o.all || !e->ok || (key && strcmp(e->project_path, key) == 0) ||
+			    (prefix && strncmp(e->id, prefix, plen) == 0))
+				all[n_all++] = pg_store_get(&st, i);
+		}
+		free(key);
+		free(prefix);
 	}
-	for (size_t i = 0; i < n_all; i++)
-		pg_baseline_check(&all[i], o.t, o.rev_warn);
 	/* Entries that cannot be tied to any project are still reported: a
 	 * manifest edited into unreadable JSON must not just disappear. */
 	for (size_t i = 0; i < n_all; i++) {
-		struct pg_baseline *b = &all[i];
+		struct pg_baseline *b = all[i];
 		if (!b->parsed || b->load_err[0]) {
 			char buf[1200];
 			fprintf(stderr, "plcguard %s: warning: %s\n", cmd, baseline_failure(b, buf, sizeof buf));
@@ -472,12 +514,12 @@ static int run(int argc, char **argv, int diff)
 		 * reported on their own. */
 		size_t projects = 0;
 		for (size_t i = 0; i < n_all; i++) {
-			struct pg_baseline *b = &all[i];
+			struct pg_baseline *b = all[i];
 			if (!b->parsed)
 				continue;
 			int seen = 0;
 			for (size_t k = 0; k < i; k++)
-				if (all[k].parsed && strcmp(all[k].m.project_path, b->m.project_path) == 0)
+				if (all[k]->parsed && strcmp(all[k]->m.project_path, b->m.project_path) == 0)
 					seen = 1;
 			if (seen)
 				continue;
@@ -490,7 +532,10 @@ static int run(int argc, char **argv, int diff)
 			printf("no baselines in %s\n", o.store_dir);
 	}
 out:
-	pg_baselines_free(all, n_all);
+	free(all);
+	pg_baseline_free(&one);
+	if (have_store)
+		pg_store_close(&st);
 	pki_trust_free(o.t);
 	free(o.store_dir);
 	return rc;

@@ -2,10 +2,26 @@
  * match.c - transferred blocks and images against trusted baselines
  * (agent/match.h).
  *
- * The index is a flat array sorted by key (block id such as "OB1", or
- * "umas-app", or a SHA-256 for plain files), searched by bisection: baselines
- * hold thousands of components at most, and a sniffer sees few transfers, so
- * a hash table would buy nothing here.
+ * Two sources of baselines, one matcher:
+ *   - pg_matcher_new(): baselines already loaded and checked (tests);
+ *   - pg_matcher_new_store(): an opened store (agent/store.h).  At start-up
+ *     only the store index is read; an entry is loaded and its signature
+ *     checked the first time a transfer needs it, and the result is kept for
+ *     the run.
+ * Either way the candidates for a transfer are found through keys made from
+ * each entry's hints (agent/storeidx.h: block id, and the first 8 bytes of
+ * the SHA-256, the strict hash and the logic fingerprint): a flat array
+ * sorted by key and searched by bisection.  The hints only choose and order
+ * the entries to look at; every verdict is made from the full hashes of a
+ * checked manifest.
+ *
+ * Which baseline a transfer is matched against is the same as when every
+ * baseline was checked at start-up: among the trusted ones, the best score
+ * (exact > checksum only > logic > differs), then one that lists the PLC,
+ * then the newest, then the first in store order.  Candidates are checked
+ * in the order of their hints' rank, which is never below their true rank,
+ * and the search stops once the next candidate's hint rank is below the
+ * best true rank found: nothing after it can be better.
  */
 #include "match.h"
 
@@ -19,71 +35,176 @@
 #include "mc7.h"
 #include "util.h"
 
-struct mentry {
-	char key[72];                     /* "OB1" | "umas-app" | sha256 hex */
-	const struct pg_baseline *b;
-	const struct pg_component *c;
-	int has_strict;
-	uint8_t strict[32];
+enum { K_BLOCK = 'B', K_SHA = 'S', K_STRICT = 'T', K_FP = 'F', K_UMAS = 'U' };
+
+struct mkey {
+	uint8_t kind;
+	uint8_t k[PG_IDX_HASH];          /* block: type, number (big end.) */
+	uint32_t ent;                    /* entry index (store order) */
+	int64_t created;                 /* newest first within a key */
+};
+
+struct ment {
+	struct pg_idx_entry *h;          /* hints (exact once checked) */
+	struct pg_baseline *b;           /* checked baseline, once known */
+	signed char state;               /* 0 not checked, 1 trusted, -1 not usable */
 };
 
 struct pg_matcher {
-	struct mentry *v;
-	size_t n, cap;
-	const struct pg_baseline **bl;    /* trusted baselines */
-	size_t nbl;
+	struct ment *e;
+	size_t n;
+	struct mkey *k;
+	size_t nk, kcap;
+	struct pg_store *store;          /* lazy source, or NULL */
+	struct pg_idx_entry *own;        /* hints made here (eager source) */
+	size_t n_own;
+	pg_match_bad_fn on_bad;
+	void *arg;
+	size_t ntrusted;
+	size_t probe;                    /* any_trusted(): next entry to try */
 };
 
-static void add(struct pg_matcher *m, const char *key, const struct pg_baseline *b,
-		const struct pg_component *c)
+/* ---------------------------------------------------------------- keys -- */
+
+static void add_key(struct pg_matcher *m, uint8_t kind, const uint8_t *k, uint32_t ent)
 {
-	if (m->n == m->cap) {
-		m->cap = m->cap ? m->cap * 2 : 64;
-		m->v = xrealloc(m->v, m->cap * sizeof *m->v);
+	if (m->nk == m->kcap) {
+		m->kcap = m->kcap ? m->kcap * 2 : 256;
+		m->k = xrealloc(m->k, m->kcap * sizeof *m->k);
 	}
-	struct mentry *e = &m->v[m->n++];
-	memset(e, 0, sizeof *e);
-	snprintf(e->key, sizeof e->key, "%s", key);
-	e->b = b;
-	e->c = c;
-	const char *st = c->ann ? json_string_value(json_object_get(c->ann, "strict_sha256")) : NULL;
-	if (st && strlen(st) == 64 && pg_unhex(st, e->strict, 32) == 0)
-		e->has_strict = 1;
+	struct mkey *x = &m->k[m->nk++];
+	memset(x, 0, sizeof *x);
+	x->kind = kind;
+	if (k)
+		memcpy(x->k, k, PG_IDX_HASH);
+	x->ent = ent;
+	x->created = (int64_t)m->e[ent].h->created;
 }
 
-static int cmp_entry(const void *a, const void *b)
+static int cmp_key(const void *a, const void *b)
 {
-	return strcmp(((const struct mentry *)a)->key, ((const struct mentry *)b)->key);
+	const struct mkey *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	int c = memcmp(x->k, y->k, PG_IDX_HASH);
+	if (c)
+		return c;
+	if (x->created != y->created)
+		return x->created > y->created ? -1 : 1;   /* newest first */
+	return x->ent < y->ent ? -1 : x->ent > y->ent;     /* then store order */
 }
+
+static void block_key(uint8_t type, uint16_t num, uint8_t k[PG_IDX_HASH])
+{
+	memset(k, 0, PG_IDX_HASH);
+	k[0] = type;
+	k[1] = (uint8_t)(num >> 8);
+	k[2] = (uint8_t)num;
+}
+
+static void index_entry(struct pg_matcher *m, uint32_t i)
+{
+	const struct pg_idx_entry *h = m->e[i].h;
+	if (!h->ok)
+		return;
+	int umas = 0;
+	for (size_t c = 0; c < h->n_comps; c++) {
+		const struct pg_idx_comp *x = &h->comps[c];
+		uint8_t k[PG_IDX_HASH];
+		if (x->has_sha)
+			add_key(m, K_SHA, x->sha, i);
+		if (x->cls == PG_IDX_BLOCK) {
+			block_key(x->block_type, x->block_num, k);
+			add_key(m, K_BLOCK, k, i);
+			if (x->has_strict)
+				add_key(m, K_STRICT, x->strict, i);
+			if (x->has_fp)
+				add_key(m, K_FP, x->fp, i);
+		} else if (x->cls == PG_IDX_UMAS && !umas++) {
+			add_key(m, K_UMAS, NULL, i);
+		}
+	}
+}
+
+static void build_keys(struct pg_matcher *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		index_entry(m, (uint32_t)i);
+	if (m->nk)
+		qsort(m->k, m->nk, sizeof *m->k, cmp_key);
+	/* an entry holding a block or hash twice is one candidate, once */
+	size_t w = 0;
+	for (size_t r = 0; r < m->nk; r++)
+		if (!w || m->k[w - 1].kind != m->k[r].kind || m->k[w - 1].ent != m->k[r].ent ||
+		    memcmp(m->k[w - 1].k, m->k[r].k, PG_IDX_HASH) != 0)
+			m->k[w++] = m->k[r];
+	m->nk = w;
+}
+
+/* [lo, hi) of the keys (kind, k). */
+static void range(const struct pg_matcher *m, uint8_t kind, const uint8_t *k,
+		  size_t *lo, size_t *hi)
+{
+	uint8_t z[PG_IDX_HASH] = { 0 };
+	if (!k)
+		k = z;
+	size_t a = 0, b = m->nk;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		const struct mkey *x = &m->k[mid];
+		int c = x->kind != kind ? (x->kind < kind ? -1 : 1) : memcmp(x->k, k, PG_IDX_HASH);
+		if (c < 0)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	*lo = a;
+	while (a < m->nk && m->k[a].kind == kind && memcmp(m->k[a].k, k, PG_IDX_HASH) == 0)
+		a++;
+	*hi = a;
+}
+
+/* ------------------------------------------------------------ sources -- */
 
 struct pg_matcher *pg_matcher_new(struct pg_baseline *b, size_t n)
 {
 	struct pg_matcher *m = xcalloc(1, sizeof *m);
-	m->bl = xcalloc(n ? n : 1, sizeof *m->bl);
+	m->e = xcalloc(n ? n : 1, sizeof *m->e);
+	m->own = xcalloc(n ? n : 1, sizeof *m->own);
 	for (size_t i = 0; i < n; i++) {
 		if (!b[i].trusted || !b[i].parsed)
 			continue;
-		m->bl[m->nbl++] = &b[i];
-		const struct pg_complist *l = &b[i].m.comps;
-		for (size_t k = 0; k < l->n; k++) {
-			const struct pg_component *c = &l->v[k];
-			char hex[PG_SHA256_HEX];
-			if (strcmp(c->kind, "s7-block") == 0) {
-				const char *id = c->ann ? json_string_value(json_object_get(c->ann, "block")) : NULL;
-				uint8_t t;
-				uint16_t num;
-				char norm[32];
-				if (id && mc7_parse_block_id(id, &t, &num) == 0)
-					add(m, mc7_block_id(t, num, norm, sizeof norm), &b[i], c);
-			} else if (strcmp(c->kind, "umas-app") == 0) {
-				add(m, "umas-app", &b[i], c);
-			}
-			if (c->has_sha)
-				add(m, pg_hex(c->sha256, 32, hex), &b[i], c);
+		struct pg_idx_entry *h = &m->own[m->n_own++];
+		pg_idx_entry_hints(h, &b[i].m);
+		m->e[m->n].h = h;
+		m->e[m->n].b = &b[i];
+		m->e[m->n].state = 1;
+		m->n++;
+	}
+	m->ntrusted = m->n;
+	build_keys(m);
+	return m;
+}
+
+struct pg_matcher *pg_matcher_new_store(struct pg_store *s, pg_match_bad_fn on_bad, void *arg)
+{
+	struct pg_matcher *m = xcalloc(1, sizeof *m);
+	m->store = s;
+	m->on_bad = on_bad;
+	m->arg = arg;
+	m->n = s->ix.n;
+	m->e = xcalloc(m->n ? m->n : 1, sizeof *m->e);
+	for (size_t i = 0; i < m->n; i++) {
+		m->e[i].h = &s->ix.v[i];
+		if (s->checked[i]) {
+			struct pg_baseline *b = s->b[i];
+			m->e[i].b = b;
+			m->e[i].state = b->trusted && b->parsed ? 1 : -1;
+			if (m->e[i].state > 0)
+				m->ntrusted++;
 		}
 	}
-	if (m->n)
-		qsort(m->v, m->n, sizeof *m->v, cmp_entry);
+	build_keys(m);
 	return m;
 }
 
@@ -91,37 +212,44 @@ void pg_matcher_free(struct pg_matcher *m)
 {
 	if (!m)
 		return;
-	free(m->v);
-	free(m->bl);
+	for (size_t i = 0; i < m->n_own; i++)
+		pg_idx_entry_free(&m->own[i]);
+	free(m->own);
+	free(m->k);
+	free(m->e);
 	free(m);
 }
 
 size_t pg_matcher_baselines(const struct pg_matcher *m)
 {
-	return m ? m->nbl : 0;
+	return m ? m->ntrusted : 0;
 }
 
-/* [lo, hi) of entries with this key. */
-static void range(const struct pg_matcher *m, const char *key, size_t *lo, size_t *hi)
+/* Entry i checked (on first use): its baseline if trusted, else NULL. */
+static struct pg_baseline *resolve(struct pg_matcher *m, size_t i)
 {
-	size_t a = 0, b = m->n;
-	while (a < b) {
-		size_t mid = a + (b - a) / 2;
-		if (strcmp(m->v[mid].key, key) < 0)
-			a = mid + 1;
-		else
-			b = mid;
+	struct ment *e = &m->e[i];
+	if (e->state == 0) {
+		e->b = pg_store_get(m->store, i);
+		e->state = e->b->trusted && e->b->parsed ? 1 : -1;
+		if (e->state > 0)
+			m->ntrusted++;
+		else if (m->on_bad)
+			m->on_bad(m->arg, i, e->b);
 	}
-	*lo = a;
-	while (a < m->n && strcmp(m->v[a].key, key) == 0)
-		a++;
-	*hi = a;
+	return e->state > 0 ? e->b : NULL;
 }
 
-int pg_event_is_transfer(const struct pg_event *ev)
+/* Is any baseline trusted at all?  Checks entries in store order until one
+ * is (usually the first). */
+static int any_trusted(struct pg_matcher *m)
 {
-	return pg_kind_is_transfer(ev->kind);
+	while (!m->ntrusted && m->probe < m->n)
+		resolve(m, m->probe++);
+	return m->ntrusted > 0;
 }
+
+/* ------------------------------------------------------------- ranking -- */
 
 static long long field_int(const struct pg_event *ev, const char *k, long long dflt)
 {
@@ -129,37 +257,139 @@ static long long field_int(const struct pg_event *ev, const char *k, long long d
 	return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
-static int same_addr(const char *a, const char *b)
+/* The transfer's destination, parsed once per event. */
+struct dest {
+	const char *addr;
+	int family;
+	uint8_t bin[16];
+	long long rack, slot, unit;
+};
+
+static void dest_of(const struct pg_event *ev, struct dest *d)
 {
-	uint8_t x[16], y[16];
-	if (inet_pton(AF_INET, a, x) == 1 && inet_pton(AF_INET, b, y) == 1)
-		return memcmp(x, y, 4) == 0;
-	if (inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1)
-		return memcmp(x, y, 16) == 0;
-	return strcmp(a, b) == 0;
+	d->addr = ev->dst.addr;
+	d->family = 0;
+	memset(d->bin, 0, sizeof d->bin);
+	if (inet_pton(AF_INET, ev->dst.addr, d->bin) == 1)
+		d->family = 4;
+	else if (inet_pton(AF_INET6, ev->dst.addr, d->bin) == 1)
+		d->family = 6;
+	d->rack = field_int(ev, "rack", -1);
+	d->slot = field_int(ev, "slot", -1);
+	d->unit = field_int(ev, "unit", -1);
 }
 
-/* 1 listed, 0 not listed, -1 the baseline declares no targets. */
-static int target_listed(const struct pg_baseline *b, const struct pg_event *ev)
+/* 1 listed, 0 not listed, -1 the baseline declares no targets (from the
+ * hints, which are exact for a checked entry). */
+static int target_listed(const struct pg_idx_entry *h, const struct dest *d)
 {
-	if (!b->m.n_targets)
+	if (!h->n_targets)
 		return -1;
-	long long rack = field_int(ev, "rack", -1), slot = field_int(ev, "slot", -1);
-	long long unit = field_int(ev, "unit", -1);
-	for (size_t i = 0; i < b->m.n_targets; i++) {
-		const struct pg_target *t = &b->m.targets[i];
-		if (!same_addr(t->address, ev->dst.addr))
+	for (size_t i = 0; i < h->n_targets; i++) {
+		const struct pg_idx_target *t = &h->targets[i];
+		int same;
+		if (t->family && t->family == d->family)
+			same = memcmp(t->bin, d->bin, t->family == 4 ? 4 : 16) == 0;
+		else if (t->family || d->family)
+			same = 0;
+		else
+			same = strcmp(t->address, d->addr) == 0;
+		if (!same)
 			continue;
-		if (t->rack >= 0 && rack >= 0 && t->rack != rack)
+		if (t->rack >= 0 && d->rack >= 0 && t->rack != d->rack)
 			continue;
-		if (t->slot >= 0 && slot >= 0 && t->slot != slot)
+		if (t->slot >= 0 && d->slot >= 0 && t->slot != d->slot)
 			continue;
-		if (t->unit >= 0 && unit >= 0 && t->unit != unit)
+		if (t->unit >= 0 && d->unit >= 0 && t->unit != d->unit)
 			continue;
 		return 1;
 	}
 	return 0;
 }
+
+struct rank {
+	int score;                       /* 4 exact, 3 checksum, 2 logic, 1 differs */
+	int listed;                      /* 1, 0, -1 */
+	time_t created;
+	size_t ent;
+	size_t comp;                     /* hint component (of a checked entry) */
+};
+
+/* a ranks above b (a baseline that lists the PLC, then the newest, then the
+ * first in store order) */
+static int above(const struct rank *a, const struct rank *b)
+{
+	if (a->score != b->score)
+		return a->score > b->score;
+	if ((a->listed == 1) != (b->listed == 1))
+		return a->listed == 1;
+	if (a->created != b->created)
+		return a->created > b->created;
+	return a->ent < b->ent;
+}
+
+static int cmp_rank_desc(const void *a, const void *b)
+{
+	return above(a, b) ? -1 : above(b, a) ? 1 : 0;
+}
+
+static int strict_of(const struct pg_component *c, uint8_t out[32])
+{
+	const char *st = c->ann ? json_string_value(json_object_get(c->ann, "strict_sha256")) : NULL;
+	return st && strlen(st) == 64 && pg_unhex(st, out, 32) == 0;
+}
+
+/* Score of block (type, num) of entry i against the transfer: from the
+ * hints' prefixes when the entry is not checked (never below the truth),
+ * from the checked manifest's full hashes when it is.  0 when the entry
+ * does not hold that block; *comp gets the (first) best component. */
+static int block_score(const struct pg_matcher *m, size_t i, uint8_t type, uint16_t num,
+		       const struct pg_event *ev, size_t *comp)
+{
+	const struct ment *e = &m->e[i];
+	const struct pg_idx_entry *h = e->h;
+	int best = 0;
+	for (size_t c = 0; c < h->n_comps; c++) {
+		const struct pg_idx_comp *x = &h->comps[c];
+		if (x->cls != PG_IDX_BLOCK || x->block_type != type || x->block_num != num)
+			continue;
+		int s = 1;
+		if (e->state > 0 && h->exact && x->src < e->b->m.comps.n) {
+			const struct pg_component *pc = &e->b->m.comps.v[x->src];
+			uint8_t strict[32];
+			if (pc->has_sha && ev->has_sha256 && memcmp(pc->sha256, ev->sha256, 32) == 0)
+				s = 4;
+			else if (ev->has_fp && strict_of(pc, strict) && memcmp(strict, ev->strict, 32) == 0)
+				s = 3;
+			else if (pc->has_fp && ev->has_fp && memcmp(pc->fp, ev->logic_fp, 32) == 0)
+				s = 2;
+		} else {
+			if (x->has_sha && ev->has_sha256 && memcmp(x->sha, ev->sha256, PG_IDX_HASH) == 0)
+				s = 4;
+			else if (x->has_strict && ev->has_fp && memcmp(x->strict, ev->strict, PG_IDX_HASH) == 0)
+				s = 3;
+			else if (x->has_fp && ev->has_fp && memcmp(x->fp, ev->logic_fp, PG_IDX_HASH) == 0)
+				s = 2;
+		}
+		if (s > best) {
+			best = s;
+			*comp = c;
+		}
+	}
+	return best;
+}
+
+/* The checked manifest's component behind hint component c of entry i. */
+static const struct pg_component *component(const struct pg_matcher *m, size_t i, size_t c)
+{
+	const struct ment *e = &m->e[i];
+	if (e->state <= 0 || !e->h->exact || c >= e->h->n_comps)
+		return NULL;
+	uint32_t src = e->h->comps[c].src;
+	return src < e->b->m.comps.n ? &e->b->m.comps.v[src] : NULL;
+}
+
+/* ------------------------------------------------------------- judging -- */
 
 static json_t *baseline_json(const struct pg_baseline *b, const struct pg_component *c,
 			     const struct pg_event *ev, int listed)
@@ -201,19 +431,115 @@ static void append_text(struct pg_event *ev, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Rank a candidate: exact > checksum-only > logic > differs; then a baseline
- * that lists this PLC; then the newest. */
-static int better(int score, int listed, time_t created, int bscore, int blisted,
-		  time_t bcreated)
+static json_t *fields(struct pg_event *ev)
 {
-	if (score != bscore)
-		return score > bscore;
-	if ((listed == 1) != (blisted == 1))
-		return listed == 1;
-	return created > bcreated;
+	return ev->fields ? ev->fields : (ev->fields = json_object());
 }
 
-static void judge_block(const struct pg_matcher *m, struct pg_event *ev, int upload)
+/* Add entry ent to the candidate list once. */
+static void cand_add(struct rank **v, size_t *n, size_t *cap, size_t ent)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].ent == ent)
+			return;
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = xrealloc(*v, *cap * sizeof **v);
+	}
+	memset(&(*v)[*n], 0, sizeof **v);
+	(*v)[(*n)++].ent = ent;
+}
+
+/*
+ * The best trusted baseline holding the block with score >= 2 (same bytes,
+ * same bytes but the checksum, same logic): the candidates are the entries
+ * whose hints share a prefix of the transfer's hash, strict hash or
+ * fingerprint; checked in rank order until no candidate left can beat the
+ * best found.  0 when there is none.
+ */
+static int block_match(struct pg_matcher *m, const struct pg_event *ev, uint8_t type,
+		       uint16_t num, const struct dest *d, struct rank *best)
+{
+	struct rank *v = NULL;
+	size_t n = 0, cap = 0, lo, hi;
+	const struct { uint8_t kind; const uint8_t *h; int on; } src[] = {
+		{ K_SHA, ev->sha256, ev->has_sha256 },
+		{ K_STRICT, ev->strict, ev->has_fp },
+		{ K_FP, ev->logic_fp, ev->has_fp },
+	};
+	for (size_t s = 0; s < 3; s++) {
+		if (!src[s].on)
+			continue;
+		range(m, src[s].kind, src[s].h, &lo, &hi);
+		for (size_t i = lo; i < hi; i++)
+			if (m->e[m->k[i].ent].state >= 0)
+				cand_add(&v, &n, &cap, m->k[i].ent);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct rank *r = &v[i];
+		r->score = block_score(m, r->ent, type, num, ev, &r->comp);
+		r->listed = target_listed(m->e[r->ent].h, d);
+		r->created = m->e[r->ent].h->created;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_rank_desc);
+	int found = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].score < 2 || (found && !above(&v[i], best)))
+			break;
+		if (!resolve(m, v[i].ent))
+			continue;
+		struct rank r = { 0 };
+		r.ent = v[i].ent;
+		r.score = block_score(m, r.ent, type, num, ev, &r.comp);
+		r.listed = target_listed(m->e[r.ent].h, d);
+		r.created = m->e[r.ent].b->m.created;
+		if (r.score >= 2 && (!found || above(&r, best))) {
+			*best = r;
+			found = 1;
+		}
+	}
+	free(v);
+	return found;
+}
+
+/*
+ * No baseline has this block's logic: the one it DIFFERS from is the best
+ * trusted baseline holding the block id at all, one that lists the PLC
+ * first, then the newest, then the first in store order.  The keys of a
+ * block id are sorted newest first (then store order), so the first trusted
+ * entry that lists the PLC, or failing that the first trusted entry, is it.
+ */
+static int block_differs(struct pg_matcher *m, uint8_t type, uint16_t num,
+			 const struct pg_event *ev, const struct dest *d, struct rank *best)
+{
+	uint8_t k[PG_IDX_HASH];
+	size_t lo, hi;
+	block_key(type, num, k);
+	range(m, K_BLOCK, k, &lo, &hi);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = lo; i < hi; i++) {
+			size_t ent = m->k[i].ent;
+			if (m->e[ent].state < 0)
+				continue;
+			if (pass == 0 && target_listed(m->e[ent].h, d) != 1)
+				continue;
+			if (!resolve(m, ent))
+				continue;
+			struct rank r = { 0 };
+			r.ent = ent;
+			r.score = block_score(m, ent, type, num, ev, &r.comp);
+			r.listed = target_listed(m->e[ent].h, d);
+			r.created = m->e[ent].b->m.created;
+			if (!r.score || (pass == 0 && r.listed != 1))
+				continue; /* the hints said otherwise */
+			*best = r;
+			return 1;
+		}
+	return 0;
+}
+
+static void judge_block(struct pg_matcher *m, struct pg_event *ev, int upload)
 {
 	uint8_t t;
 	uint16_t num;
@@ -224,129 +550,179 @@ static void judge_block(const struct pg_matcher *m, struct pg_event *ev, int upl
 		return;
 	}
 	mc7_block_id(t, num, id, sizeof id);
-	size_t lo, hi;
-	range(m, id, &lo, &hi);
-	const struct mentry *best = NULL;
-	int bscore = -1, blisted = -2;
-	for (size_t i = lo; i < hi; i++) {
-		const struct mentry *e = &m->v[i];
-		int score = 1;
-		if (e->c->has_sha && ev->has_sha256 && memcmp(e->c->sha256, ev->sha256, 32) == 0)
-			score = 4;
-		else if (e->has_strict && ev->has_fp && memcmp(e->strict, ev->strict, 32) == 0)
-			score = 3;
-		else if (e->c->has_fp && ev->has_fp && memcmp(e->c->fp, ev->logic_fp, 32) == 0)
-			score = 2;
-		int listed = target_listed(e->b, ev);
-		if (!best || better(score, listed, e->b->m.created, bscore, blisted,
-				    best->b->m.created)) {
-			best = e;
-			bscore = score;
-			blisted = listed;
-		}
-	}
-	if (!best) {
+	struct dest d;
+	dest_of(ev, &d);
+	struct rank best = { 0 };
+	if (!block_match(m, ev, t, num, &d, &best) && !block_differs(m, t, num, ev, &d, &best)) {
 		ev->verdict = PG_VERDICT_UNKNOWN;
 		ev->sev = upload ? PG_SEV_WARNING : PG_SEV_ALERT;
 		append_text(ev, " - UNKNOWN: %s is in no trusted baseline%s", id,
-			    m->nbl ? "" : " (no baselines loaded)");
+			    any_trusted(m) ? "" : " (no baselines loaded)");
 		return;
 	}
-	json_object_set_new(ev->fields ? ev->fields : (ev->fields = json_object()),
-			    "baseline", baseline_json(best->b, best->c, ev, blisted));
+	const struct pg_baseline *b = m->e[best.ent].b;
+	const struct pg_component *c = component(m, best.ent, best.comp);
+	if (!c) { /* cannot happen: a checked entry's hints are its own */
+		ev->verdict = PG_VERDICT_UNKNOWN;
+		ev->sev = upload ? PG_SEV_WARNING : PG_SEV_ALERT;
+		append_text(ev, " - UNKNOWN: %s is in no trusted baseline", id);
+		return;
+	}
+	json_object_set_new(fields(ev), "baseline", baseline_json(b, c, ev, best.listed));
 	static const char *const how[] = { "", "", "logic", "checksum", "exact" };
-	if (bscore >= 2) {
+	if (best.score >= 2) {
 		ev->verdict = PG_VERDICT_MATCHES;
 		ev->sev = upload ? PG_SEV_INFO : PG_SEV_NOTICE;
-		pg_event_set_str(ev, "match", how[bscore]);
-		append_text(ev, " - MATCHES %s in baseline %s", best->c->name, best->b->id);
-		if (bscore == 2)
+		pg_event_set_str(ev, "match", how[best.score]);
+		append_text(ev, " - MATCHES %s in baseline %s", c->name, b->id);
+		if (best.score == 2)
 			append_text(ev, "%s", " (same logic; only timestamps or header attributes differ)");
-		else if (bscore == 3)
+		else if (best.score == 3)
 			append_text(ev, "%s", " (only the block checksum differs)");
 	} else {
 		ev->verdict = PG_VERDICT_DIFFERS;
 		ev->sev = upload ? PG_SEV_WARNING : PG_SEV_ALERT;
-		append_text(ev, " - DIFFERS from %s in baseline %s (other logic)",
-			    best->c->name, best->b->id);
+		append_text(ev, " - DIFFERS from %s in baseline %s (other logic)", c->name, b->id);
 	}
-	if (blisted == 0)
+	if (best.listed == 0)
 		append_text(ev, "%s", "; this PLC is not among the baseline's targets");
 }
 
-static void judge_image(const struct pg_matcher *m, struct pg_event *ev, int upload)
+/* First component of entry i (checked) of class cls whose full SHA-256 is
+ * h (any SHA-256 with h NULL for UMAS: the first image); hint index in *c. */
+static const struct pg_component *find_comp(const struct pg_matcher *m, size_t i, int cls,
+					    const uint8_t *h, size_t *cidx)
 {
-	char hex[PG_SHA256_HEX];
-	size_t lo, hi;
-	pg_hex(ev->sha256, 32, hex);
-	range(m, hex, &lo, &hi);
-	const struct mentry *best = NULL;
-	int blisted = -2;
-	for (size_t i = lo; i < hi; i++) {
-		const struct mentry *e = &m->v[i];
-		if (strcmp(e->c->kind, "umas-app") != 0)
+	const struct pg_idx_entry *x = m->e[i].h;
+	for (size_t c = 0; c < x->n_comps; c++) {
+		if (cls && x->comps[c].cls != cls)
 			continue;
-		int listed = target_listed(e->b, ev);
-		if (!best || better(1, listed, e->b->m.created, 1, blisted, best->b->m.created)) {
-			best = e;
-			blisted = listed;
+		const struct pg_component *pc = component(m, i, c);
+		if (!pc)
+			continue;
+		if (h && !(pc->has_sha && memcmp(pc->sha256, h, 32) == 0))
+			continue;
+		*cidx = c;
+		return pc;
+	}
+	return NULL;
+}
+
+static void judge_image(struct pg_matcher *m, struct pg_event *ev, int upload)
+{
+	struct dest d;
+	dest_of(ev, &d);
+	struct rank *v = NULL, best = { 0 };
+	size_t n = 0, cap = 0, lo, hi;
+	const struct pg_component *bc = NULL;
+	range(m, K_SHA, ev->sha256, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		if (m->e[m->k[i].ent].state >= 0)
+			cand_add(&v, &n, &cap, m->k[i].ent);
+	for (size_t i = 0; i < n; i++) {
+		v[i].score = 1;
+		v[i].listed = target_listed(m->e[v[i].ent].h, &d);
+		v[i].created = m->e[v[i].ent].h->created;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_rank_desc);
+	for (size_t i = 0; i < n; i++) {
+		if (bc && !above(&v[i], &best))
+			break;
+		if (!resolve(m, v[i].ent))
+			continue;
+		size_t ci;
+		const struct pg_component *pc = find_comp(m, v[i].ent, PG_IDX_UMAS, ev->sha256, &ci);
+		if (!pc)
+			continue;
+		struct rank r = { 1, target_listed(m->e[v[i].ent].h, &d),
+				  m->e[v[i].ent].b->m.created, v[i].ent, ci };
+		if (!bc || above(&r, &best)) {
+			best = r;
+			bc = pc;
 		}
 	}
-	if (best) {
+	free(v);
+	if (bc) {
+		const struct pg_baseline *b = m->e[best.ent].b;
 		ev->verdict = PG_VERDICT_MATCHES;
 		ev->sev = upload ? PG_SEV_INFO : PG_SEV_NOTICE;
 		pg_event_set_str(ev, "match", "exact");
-		json_object_set_new(ev->fields ? ev->fields : (ev->fields = json_object()),
-				    "baseline", baseline_json(best->b, best->c, ev, blisted));
-		append_text(ev, " - MATCHES %s in baseline %s", best->c->name, best->b->id);
-		if (blisted == 0)
+		json_object_set_new(fields(ev), "baseline", baseline_json(b, bc, ev, best.listed));
+		append_text(ev, " - MATCHES %s in baseline %s", bc->name, b->id);
+		if (best.listed == 0)
 			append_text(ev, "%s", "; this PLC is not among the baseline's targets");
 		return;
 	}
 	/* Not registered anywhere: DIFFERS if a baseline says which image
-	 * this PLC should run, UNKNOWN otherwise. */
-	range(m, "umas-app", &lo, &hi);
-	for (size_t i = lo; i < hi; i++) {
-		const struct mentry *e = &m->v[i];
-		if (target_listed(e->b, ev) == 1 &&
-		    (!best || e->b->m.created > best->b->m.created))
-			best = e;
+	 * this PLC should run (the newest such), UNKNOWN otherwise. */
+	range(m, K_UMAS, NULL, &lo, &hi);
+	for (size_t i = lo; i < hi && !bc; i++) {
+		size_t ent = m->k[i].ent, ci;
+		if (m->e[ent].state < 0 || target_listed(m->e[ent].h, &d) != 1 || !resolve(m, ent) ||
+		    target_listed(m->e[ent].h, &d) != 1)
+			continue;
+		bc = find_comp(m, ent, PG_IDX_UMAS, NULL, &ci);
+		best.ent = ent;
 	}
-	if (best) {
+	if (bc) {
+		const struct pg_baseline *b = m->e[best.ent].b;
 		ev->verdict = PG_VERDICT_DIFFERS;
 		ev->sev = upload ? PG_SEV_WARNING : PG_SEV_ALERT;
-		json_object_set_new(ev->fields ? ev->fields : (ev->fields = json_object()),
-				    "baseline", baseline_json(best->b, best->c, ev, 1));
+		json_object_set_new(fields(ev), "baseline", baseline_json(b, bc, ev, 1));
 		append_text(ev, " - DIFFERS from the application image %s approved for this PLC in baseline %s",
-			    best->c->name, best->b->id);
+			    bc->name, b->id);
 		return;
 	}
 	ev->verdict = PG_VERDICT_UNKNOWN;
 	ev->sev = upload ? PG_SEV_WARNING : PG_SEV_ALERT;
 	append_text(ev, " - UNKNOWN: this application image is in no trusted baseline%s",
-		    m->nbl ? "" : " (no baselines loaded)");
+		    any_trusted(m) ? "" : " (no baselines loaded)");
 }
 
-static void judge_file(const struct pg_matcher *m, struct pg_event *ev)
+static int cmp_size(const void *a, const void *b)
 {
-	char hex[PG_SHA256_HEX];
-	size_t lo, hi;
-	pg_hex(ev->sha256, 32, hex);
-	range(m, hex, &lo, &hi);
-	if (lo < hi) {
-		const struct mentry *e = &m->v[lo];
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void judge_file(struct pg_matcher *m, struct pg_event *ev)
+{
+	size_t lo, hi, n = 0;
+	range(m, K_SHA, ev->sha256, &lo, &hi);
+	size_t *v = xcalloc(hi - lo + 1, sizeof *v);
+	for (size_t i = lo; i < hi; i++)
+		if (m->e[m->k[i].ent].state >= 0)
+			v[n++] = m->k[i].ent;
+	qsort(v, n, sizeof *v, cmp_size);
+	/* the first baseline in store order that holds these bytes */
+	const struct pg_component *pc = NULL;
+	size_t ent = 0, ci;
+	for (size_t i = 0; i < n && !pc; i++)
+		if ((i == 0 || v[i] != v[i - 1]) && resolve(m, v[i]))
+			pc = find_comp(m, ent = v[i], 0, ev->sha256, &ci);
+	free(v);
+	if (pc) {
+		const struct pg_baseline *b = m->e[ent].b;
+		struct dest d;
+		dest_of(ev, &d);
 		ev->verdict = PG_VERDICT_MATCHES;
 		ev->sev = PG_SEV_NOTICE;
 		pg_event_set_str(ev, "match", "exact");
-		json_object_set_new(ev->fields ? ev->fields : (ev->fields = json_object()),
-				    "baseline", baseline_json(e->b, e->c, ev, target_listed(e->b, ev)));
-		append_text(ev, " - MATCHES %s in baseline %s", e->c->name, e->b->id);
+		json_object_set_new(fields(ev), "baseline",
+				    baseline_json(b, pc, ev, target_listed(m->e[ent].h, &d)));
+		append_text(ev, " - MATCHES %s in baseline %s", pc->name, b->id);
 		return;
 	}
 	ev->verdict = PG_VERDICT_UNKNOWN;
 	ev->sev = PG_SEV_ALERT;
 	append_text(ev, " - UNKNOWN: these bytes are in no trusted baseline%s",
-		    m->nbl ? "" : " (no baselines loaded)");
+		    any_trusted(m) ? "" : " (no baselines loaded)");
+}
+
+int pg_event_is_transfer(const struct pg_event *ev)
+{
+	return pg_kind_is_transfer(ev->kind);
 }
 
 int pg_event_overlap_conflict(const struct pg_event *ev)
@@ -356,7 +732,7 @@ int pg_event_overlap_conflict(const struct pg_event *ev)
 
 void pg_judge_event(void *arg, struct pg_event *ev)
 {
-	struct pg_matcher *const *m = arg;
+	struct pg_matcher **m = arg;
 	if (!pg_event_is_transfer(ev))
 		return;
 	pg_match_event(*m, ev);
@@ -376,13 +752,15 @@ void pg_judge_event(void *arg, struct pg_event *ev)
 		ev->sev = PG_SEV_WARNING;
 }
 
-void pg_match_event(const struct pg_matcher *m, struct pg_event *ev)
+void pg_match_event(struct pg_matcher *m, struct pg_event *ev)
 {
 	if (!pg_event_is_transfer(ev) || ev->verdict || !ev->has_sha256)
 		return;
-	static const struct pg_matcher empty;
-	if (!m)
+	struct pg_matcher empty;
+	if (!m) {
+		memset(&empty, 0, sizeof empty);
 		m = &empty;
+	}
 	int up = (pg_kind_flags(ev->kind) & PG_KF_UPLOAD) != 0;
 	if (ev->kind == PG_K_S7_BLOCK_DOWNLOAD || ev->kind == PG_K_S7_BLOCK_UPLOAD)
 		judge_block(m, ev, up);

@@ -4,11 +4,18 @@
  * revocation (CRL, optionally OCSP).  The policy is written up in
  * docs/TRUST.md; keep the two in step.
  *
- * Thread safety: no global mutable state.  A struct pki_trust is never
- * modified after pki_trust_load() returns, so any number of threads may call
- * pki_verify() on one pki_trust at the same time (OpenSSL 3 locks its own
+ * Thread safety: no global mutable state.  Any number of threads may call
+ * pki_verify() on one pki_trust at the same time: the anchors and CRLs are
+ * never modified after pki_trust_load() returns (OpenSSL 3 locks its own
  * shared objects: the X509_STORE and the certificates' extension caches; the
- * CRLs' revoked lists are sorted once at load time).
+ * CRLs' revoked lists are sorted once at load time), and the one thing that
+ * grows afterwards, each CRL's remembered signature result per issuer key,
+ * is guarded by the trust object's mutex.
+ *
+ * Cost per signature: the trust anchors and CRLs are read and parsed once,
+ * each CRL's scope worked out once at load, and each CRL's own signature
+ * checked once per issuer key and run; what is left per baseline is the CMS
+ * signature, the chain and the revocation look-ups.
  */
 #include "pki.h"
 
@@ -29,6 +36,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +50,33 @@
 #define PKI_OCSP_MAX_RESP  (256u << 10)
 #define PKI_MAX_DEPTH      8             /* certificates between leaf and anchor */
 
+/*
+ * What a CRL says about itself, worked out once at load time, and whether its
+ * signature verifies with a given issuer key, worked out the first time that
+ * key is met and then remembered for the life of the trust object: a store of
+ * thousands of baselines signed under one intermediate checks each CRL's
+ * signature once per run, not once per baseline.
+ */
+struct crl_keyres {
+	unsigned char key[32];      /* SHA-256 of the issuer's public key */
+	int ok;                     /* X509_CRL_verify() == 1 */
+};
+
+struct crl_info {
+	X509_CRL *crl;              /* owned by pki_trust.crls */
+	int unusable;               /* delta, unknown critical extension, bad or
+				     * limiting issuingDistributionPoint */
+	int only_user, only_ca;     /* IDP scope */
+	struct crl_keyres *keys;    /* under pki_trust.lock */
+	size_t n_keys;
+};
+
 struct pki_trust {
 	X509_STORE *store;          /* the anchors; no CRLs, no flags */
 	STACK_OF(X509_CRL) *crls;
+	struct crl_info *ci;        /* one per CRL, same order */
+	pthread_mutex_t lock;       /* guards crl_info.keys */
+	int lock_ok;
 	int ocsp;
 };
 
@@ -458,6 +490,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* trust store                                                         */
 
+static void crl_describe(X509_CRL *crl, struct crl_info *ci);
+
 struct pki_trust *pki_trust_load(const char *trust_dir, const char *crl_dir,
 				 int ocsp, char *err, size_t errlen)
 {
@@ -476,6 +510,7 @@ struct pki_trust *pki_trust_load(const char *trust_dir, const char *crl_dir,
 		return NULL;
 	}
 	t->ocsp = ocsp != 0;
+	t->lock_ok = pthread_mutex_init(&t->lock, NULL) == 0;
 	t->store = X509_STORE_new();
 	t->crls = sk_X509_CRL_new_null();
 	certs = sk_X509_new_null();
@@ -514,6 +549,14 @@ struct pki_trust *pki_trust_load(const char *trust_dir, const char *crl_dir,
 			}
 		}
 	}
+	/* Each CRL's scope, once; its signature per issuer key on first use. */
+	t->ci = calloc((size_t)sk_X509_CRL_num(t->crls) + 1, sizeof *t->ci);
+	if (!t->ci) {
+		say(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < sk_X509_CRL_num(t->crls); i++)
+		crl_describe(sk_X509_CRL_value(t->crls, i), &t->ci[i]);
 	sk_X509_pop_free(certs, X509_free);
 	ERR_clear_error();
 	return t;
@@ -529,7 +572,13 @@ void pki_trust_free(struct pki_trust *t)
 	if (!t)
 		return;
 	X509_STORE_free(t->store);
+	if (t->ci)
+		for (int i = 0; i < sk_X509_CRL_num(t->crls); i++)
+			free(t->ci[i].keys);
+	free(t->ci);
 	sk_X509_CRL_pop_free(t->crls, X509_CRL_free);
+	if (t->lock_ok)
+		pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
@@ -806,44 +855,121 @@ static const char *crl_reason_str(int r)
 	return "(unknown reason)";
 }
 
-/* Whether a CRL may speak for x at all (no delta, scope, unknown critical exts). */
-static int crl_usable(X509_CRL *crl, X509 *x)
+/* What a CRL says about its own scope, once per CRL at load time: a delta
+ * CRL, an unknown critical extension, an undecodable or repeated
+ * issuingDistributionPoint, or one limited to some reasons, indirect or for
+ * attribute certificates never speaks for anyone. */
+static void crl_describe(X509_CRL *crl, struct crl_info *ci)
 {
 	const STACK_OF(X509_EXTENSION) *exts = X509_CRL_get0_extensions(crl);
 	ISSUING_DIST_POINT *idp;
-	int crit = -1, usable = 1;
+	int crit = -1;
 
-	if (X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0)
-		return 0;
+	memset(ci, 0, sizeof *ci);
+	ci->crl = crl;
+	if (X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0) {
+		ci->unusable = 1;
+		return;
+	}
 	for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
 		X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
 		int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
 		if (X509_EXTENSION_get_critical(ext) && nid != NID_issuing_distribution_point &&
-		    nid != NID_authority_key_identifier && nid != NID_crl_number)
-			return 0;
+		    nid != NID_authority_key_identifier && nid != NID_crl_number) {
+			ci->unusable = 1;
+			return;
+		}
 	}
 	idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, NULL);
 	if (!idp) {
 		ERR_clear_error();
-		return crit == -1; /* absent: fine; present but undecodable / repeated: no */
+		/* absent: fine; present but undecodable / repeated: no */
+		ci->unusable = crit != -1;
+		return;
 	}
 	if (idp->onlysomereasons || idp->indirectCRL || idp->onlyattr > 0)
-		usable = 0;
-	if (idp->onlyuser > 0 && (X509_get_extension_flags(x) & EXFLAG_CA))
-		usable = 0;
-	if (idp->onlyCA > 0 && !(X509_get_extension_flags(x) & EXFLAG_CA))
-		usable = 0;
+		ci->unusable = 1;
+	ci->only_user = idp->onlyuser > 0;
+	ci->only_ca = idp->onlyCA > 0;
 	ISSUING_DIST_POINT_free(idp);
-	return usable;
 }
 
-static void crl_status(const struct pki_trust *t, X509 *x, X509 *issuer, time_t now,
+/* Whether a CRL may speak for x at all. */
+static int crl_usable(const struct crl_info *ci, X509 *x)
+{
+	if (ci->unusable)
+		return 0;
+	if (ci->only_user && (X509_get_extension_flags(x) & EXFLAG_CA))
+		return 0;
+	if (ci->only_ca && !(X509_get_extension_flags(x) & EXFLAG_CA))
+		return 0;
+	return 1;
+}
+
+/*
+ * Does the CRL's signature verify with the issuer's key?  Remembered per
+ * issuer key (SHA-256 of its SubjectPublicKeyInfo), so each CRL is checked
+ * once per key and run.  The key, not the certificate, decides the result,
+ * and the same intermediate arrives in every signature as a new object.
+ */
+static int crl_sig_ok(struct pki_trust *t, struct crl_info *ci, X509 *issuer)
+{
+	EVP_PKEY *ik = X509_get0_pubkey(issuer);
+	unsigned char *der = NULL;
+	unsigned char key[32];
+	int dlen, ok;
+
+	if (!ik) {
+		ERR_clear_error();
+		return 0;
+	}
+	dlen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &der);
+	if (dlen <= 0 || !der) {
+		ERR_clear_error();
+		ok = X509_CRL_verify(ci->crl, ik) == 1;   /* not cached */
+		ERR_clear_error();
+		return ok;
+	}
+	pg_sha256(der, (size_t)dlen, key);
+	OPENSSL_free(der);
+	if (t->lock_ok)
+		pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < ci->n_keys; i++)
+		if (memcmp(ci->keys[i].key, key, sizeof key) == 0) {
+			ok = ci->keys[i].ok;
+			if (t->lock_ok)
+				pthread_mutex_unlock(&t->lock);
+			return ok;
+		}
+	if (t->lock_ok)
+		pthread_mutex_unlock(&t->lock);
+	ok = X509_CRL_verify(ci->crl, ik) == 1;
+	ERR_clear_error();
+	if (t->lock_ok)
+		pthread_mutex_lock(&t->lock);
+	/* A few keys per CRL at most (its issuer, and whoever else has the
+	 * issuer's name); bounded so a hostile set of signatures cannot grow it
+	 * without end. */
+	if (ci->n_keys < 64) {
+		struct crl_keyres *nk = realloc(ci->keys, (ci->n_keys + 1) * sizeof *nk);
+		if (nk) {
+			ci->keys = nk;
+			memcpy(nk[ci->n_keys].key, key, sizeof key);
+			nk[ci->n_keys].ok = ok;
+			ci->n_keys++;
+		}
+	}
+	if (t->lock_ok)
+		pthread_mutex_unlock(&t->lock);
+	return ok;
+}
+
+static void crl_status(struct pki_trust *t, X509 *x, X509 *issuer, time_t now,
 		       struct rinfo *ri)
 {
 	X509_CRL *best = NULL;
 	char in[256], s[256], tb[32];
 	int badsig = 0;
-	EVP_PKEY *ik = X509_get0_pubkey(issuer);
 
 	name_str(X509_get_subject_name(issuer), in, sizeof in);
 	subj(x, s, sizeof s);
@@ -851,10 +977,9 @@ static void crl_status(const struct pki_trust *t, X509 *x, X509 *issuer, time_t 
 		X509_CRL *c = sk_X509_CRL_value(t->crls, i);
 		if (X509_NAME_cmp(X509_CRL_get_issuer(c), X509_get_subject_name(issuer)) != 0)
 			continue;
-		if (!crl_usable(c, x))
+		if (!crl_usable(&t->ci[i], x))
 			continue;
-		if (!ik || X509_CRL_verify(c, ik) != 1) {
-			ERR_clear_error();
+		if (!crl_sig_ok(t, &t->ci[i], issuer)) {
 			badsig++;
 			continue;
 		}

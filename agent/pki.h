@@ -5,8 +5,10 @@
  * revocation from CRLs and (optionally) OCSP.  Policy: docs/TRUST.md.
  *
  * The verifier side (pki_trust_*, pki_verify) never touches a private key.
- * A loaded struct pki_trust is read-only: concurrent pki_verify() calls on
- * one trust object are safe.  No global mutable state.
+ * Concurrent pki_verify() calls on one loaded struct pki_trust are safe (it
+ * remembers, under its own lock, which CRL signatures it has checked, so a
+ * CRL is checked once per run, not once per baseline).  No global mutable
+ * state.
  */
 #ifndef PG_PKI_H
 #define PG_PKI_H

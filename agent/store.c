@@ -140,6 +140,33 @@ void pg_baseline_check(struct pg_baseline *b, struct pki_trust *t,
 	b->trusted = sig_ok;
 }
 
+char *pg_store_name_prefix(const char *project_name)
+{
+	char *n = safe_name(project_name ? project_name : "");
+	char *p = xasprintf("%s-", n);
+	free(n);
+	return p;
+}
+
+void pg_store_check_entry(struct pg_baseline *b, struct pki_trust *t,
+			  int revocation_unknown_ok)
+{
+	pg_baseline_check(b, t, revocation_unknown_ok);
+	if (!t || !b->trusted || !b->parsed)
+		return;
+	/* The folder says which project the entry is for (the index and people
+	 * go by it); the signed manifest says which it is.  They must agree. */
+	char *want = pg_store_name_prefix(b->m.project_name);
+	if (strncmp(b->id, want, strlen(want)) != 0) {
+		b->trusted = 0;
+		snprintf(b->name_err, sizeof b->name_err,
+			 "folder name does not match the signed project name '%s' "
+			 "(a store entry is named %s<created>-<hash>)",
+			 b->m.project_name ? b->m.project_name : "", want);
+	}
+	free(want);
+}
+
 int pg_store_list(const char *store, struct pg_baseline **out, size_t *n,
 		  char *err, size_t errlen)
 {
@@ -188,4 +215,82 @@ void pg_baselines_free(struct pg_baseline *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		pg_baseline_free(&v[i]);
 	free(v);
+}
+
+/* ------------------------------------------------------ opened store -- */
+
+int pg_store_open(struct pg_store *s, const char *dir, struct pki_trust *t,
+		  int revocation_unknown_ok, int light, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof *s);
+	s->t = t;
+	s->rev_warn = revocation_unknown_ok;
+	if (pg_storeidx_load(dir, &s->ix, PG_IDX_SAVE | (light ? PG_IDX_LIGHT : 0), err, errlen) != 0) {
+		pg_storeidx_free(&s->ix);
+		return -1;
+	}
+	s->b = xcalloc(s->ix.n ? s->ix.n : 1, sizeof *s->b);
+	s->checked = xcalloc(s->ix.n ? s->ix.n : 1, 1);
+	return 0;
+}
+
+static struct pg_baseline *read_entry(struct pg_store *s, size_t i)
+{
+	if (!s->b[i]) {
+		char *dir = xasprintf("%s/%s", s->ix.store, s->ix.v[i].id);
+		s->b[i] = xcalloc(1, sizeof *s->b[i]);
+		pg_baseline_load(dir, s->ix.v[i].id, s->b[i]);
+		free(dir);
+	}
+	return s->b[i];
+}
+
+void pg_store_preload(struct pg_store *s)
+{
+	for (size_t i = 0; i < s->ix.n; i++)
+		read_entry(s, i);
+}
+
+struct pg_baseline *pg_store_get(struct pg_store *s, size_t i)
+{
+	struct pg_baseline *b = read_entry(s, i);
+	if (s->checked[i])
+		return b;
+	s->checked[i] = 1;
+	pg_store_check_entry(b, s->t, s->rev_warn);
+	s->n_checked++;
+	if (b->trusted && b->parsed)
+		s->n_trusted++;
+	/* What the entry's own files say now corrects the index (which is only
+	 * a hint, and may be stale within the stat keys' resolution, or lie). */
+	struct pg_idx_entry *e = &s->ix.v[i], h;
+	memset(&h, 0, sizeof h);
+	if (b->parsed)
+		pg_idx_entry_hints(&h, &b->m);
+	if (!pg_idx_entry_same_hints(e, &h))
+		s->ix.dirty = 1;
+	/* From now on the entry's hints are its checked manifest's (exact, and
+	 * tied to its component list). */
+	h.id = e->id;
+	h.mj = e->mj;
+	h.sg = e->sg;
+	e->id = NULL;
+	pg_idx_entry_free(e);
+	*e = h;
+	return b;
+}
+
+void pg_store_close(struct pg_store *s)
+{
+	if (s->ix.dirty)
+		pg_storeidx_save(&s->ix);
+	for (size_t i = 0; i < s->ix.n; i++)
+		if (s->b && s->b[i]) {
+			pg_baseline_free(s->b[i]);
+			free(s->b[i]);
+		}
+	free(s->b);
+	free(s->checked);
+	pg_storeidx_free(&s->ix);
+	memset(s, 0, sizeof *s);
 }

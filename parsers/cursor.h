@@ -195,6 +195,16 @@ static inline int cur_peek(const struct cur *c, size_t i)
 	return c->p[i];
 }
 
+/* Index of the first byte equal to ch among the bytes left (a bounded
+ * memchr), without consuming; -1 when there is none. */
+static inline long cur_find(const struct cur *c, uint8_t ch)
+{
+	if (c->err || !c->len)
+		return -1;
+	const uint8_t *q = memchr(c->p, ch, c->len);
+	return q ? (long)(q - c->p) : -1;
+}
+
 /* Compare the next n bytes with lit without consuming; 1 when equal. */
 static inline int cur_peek_eq(const struct cur *c, const void *lit, size_t n)
 {

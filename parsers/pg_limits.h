@@ -116,9 +116,13 @@
 
 /* ---- S7 block lifecycle (collectors/s7life.c) ---- */
 #define PG_S7_MAX_FATES 256u             /* blocks followed per connection */
+/* ---- the store index (agent/storeidx.c) ---- */
+#define PG_MAX_INDEX_BYTES (1u << 30)
+#define PG_MAX_INDEX_ENTRIES 10000000
+#define IDX_MAX_ID 255                 /* bytes of a store entry id */
 
 /* ---- the event bus (rules/bus.c) ---- */
 #define PG_BUS_MAX_SUBS 8
-#define PG_BUS_MAX_HELD 16   /* events published from inside a subscriber */
+#define PG_BUS_MAX_HELD 65536 /* events published from inside a subscriber, at once */
 
 #endif

@@ -4,6 +4,7 @@
 #include "bus.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -13,6 +14,7 @@ void pg_bus_init(struct pg_bus *b)
 {
 	memset(b, 0, sizeof *b);
 	b->next_seq = 1;
+	b->max_held = PG_BUS_MAX_HELD;
 	uint8_t r[16];
 	size_t got = 0;
 	while (got < sizeof r) {
@@ -37,6 +39,15 @@ void pg_bus_init(struct pg_bus *b)
 	b->obs.host[sizeof b->obs.host - 1] = '\0';
 }
 
+void pg_bus_free(struct pg_bus *b)
+{
+	for (size_t i = 0; i < b->nheld; i++)
+		pg_event_clear(&b->held[i]);
+	free(b->held);
+	b->held = NULL;
+	b->nheld = b->capheld = 0;
+}
+
 int pg_bus_subscribe(struct pg_bus *b, pg_bus_fn fn, void *arg)
 {
 	if (!fn || b->nsub >= PG_BUS_MAX_SUBS)
@@ -59,10 +70,21 @@ static void deliver(struct pg_bus *b, struct pg_event *ev)
 void pg_bus_publish(struct pg_bus *b, struct pg_event *ev)
 {
 	if (b->publishing) {
-		if (b->nheld >= PG_BUS_MAX_HELD) {
+		if (b->nheld >= b->max_held) {
 			b->refused++;
 			pg_event_clear(ev);
 			return;
+		}
+		if (b->nheld == b->capheld) {
+			size_t cap = b->capheld ? b->capheld * 2 : 16;
+			struct pg_event *h = realloc(b->held, cap * sizeof *h);
+			if (!h) {
+				b->refused++;
+				pg_event_clear(ev);
+				return;
+			}
+			b->held = h;
+			b->capheld = cap;
 		}
 		b->held[b->nheld] = *ev;          /* takes the owned fields */
 		b->held[b->nheld].payload = NULL; /* borrowed: gone after the call */

@@ -30,20 +30,24 @@ struct pg_bus {
 	} sub[PG_BUS_MAX_SUBS];
 	size_t nsub;
 	int publishing;            /* inside a publish */
-	struct pg_event held[PG_BUS_MAX_HELD]; /* published from inside a subscriber */
-	size_t nheld;
-	uint64_t refused;          /* nested events beyond PG_BUS_MAX_HELD */
+	struct pg_event *held;     /* published from inside a subscriber */
+	size_t nheld, capheld;
+	size_t max_held;           /* PG_BUS_MAX_HELD */
+	uint64_t refused;          /* nested events beyond max_held (or memory) */
 };
 
 /* A new run: seq from 1, a fresh random run id, this host's name. */
 void pg_bus_init(struct pg_bus *b);
+/* Free what the bus holds (nothing is held between publishes). */
+void pg_bus_free(struct pg_bus *b);
 /* Add a subscriber: 0, or -1 when PG_BUS_MAX_SUBS are already there. */
 int pg_bus_subscribe(struct pg_bus *b, pg_bus_fn fn, void *arg);
 /* Number ev, hand it to every subscriber in order, then pg_event_clear() it.
  * An event published from inside a subscriber's call is held and delivered,
  * numbered, after the current one has reached every subscriber (so each
  * subscriber sees events in seq order); its borrowed payload is dropped.
- * More than PG_BUS_MAX_HELD such events at once are counted in `refused`. */
+ * More than max_held such events at once (a runaway loop) are counted in
+ * `refused`, as is one that finds no memory. */
 void pg_bus_publish(struct pg_bus *b, struct pg_event *ev);
 
 #endif
