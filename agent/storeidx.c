@@ -1027,6 +1027,8 @@ int pg_storeidx_load(const char *store, struct pg_storeidx *ix, unsigned flags,
 			struct pg_idx_entry key = { .id = (char *)name }, *kp = &key, **h;
 			h = bsearch(&kp, byid, n_old, sizeof *byid, cmp_entry_id);
 			hit = h ? *h : NULL;
+			if (hit)
+				next = (size_t)(hit - old) + 1; /* in order again from here */
 		}
 		if (hit && taken[hit - old])
 			hit = NULL;
