@@ -45,7 +45,6 @@
 #include "store.h"
 #include "util.h"
 
-#define MAX_KINDS 96
 
 struct sink {
 	struct pg_sniff *s;
@@ -60,8 +59,8 @@ struct sink {
 	int extract_fd;
 	const char *extract_dir;
 	struct pg_matcher *m;
-	const char *kinds[MAX_KINDS];
-	uint64_t kind_n[MAX_KINDS];
+	const char *kinds[PG_K_COUNT];
+	uint64_t kind_n[PG_K_COUNT];
 	size_t nkinds;
 	uint64_t v_matches, v_differs, v_unknown, v_incomplete, v_invalid, v_unverifiable;
 	uint64_t extracted, extract_errors;
@@ -92,7 +91,7 @@ static void count_kind(struct sink *k, const char *kind)
 			k->kind_n[i]++;
 			return;
 		}
-	if (k->nkinds < MAX_KINDS) {
+	if (k->nkinds < PG_K_COUNT) {
 		k->kinds[k->nkinds] = kind;
 		k->kind_n[k->nkinds++] = 1;
 	}

@@ -20,6 +20,7 @@
 #include "pki.h"
 
 #include "digest.h"
+#include "pg_limits.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -44,11 +45,7 @@
 #include <sys/stat.h>
 
 #define PKI_CLOCK_SKEW     300           /* seconds tolerated for clocks ahead */
-#define PKI_MAX_FILE       (16u << 20)   /* one trust / CRL / key file */
-#define PKI_MAX_SIG        (1u << 20)    /* = PG_MAX_SIGNATURE_BYTES */
 #define PKI_OCSP_TIMEOUT   5             /* seconds per OCSP exchange */
-#define PKI_OCSP_MAX_RESP  (256u << 10)
-#define PKI_MAX_DEPTH      8             /* certificates between leaf and anchor */
 
 /*
  * What a CRL says about itself, worked out once at load time, and whether its

@@ -120,6 +120,11 @@
 #define PG_MAX_INDEX_BYTES (1u << 30)
 #define PG_MAX_INDEX_ENTRIES 10000000
 #define IDX_MAX_ID 255                 /* bytes of a store entry id */
+/* ---- trust anchors, CRLs, keys and signatures (agent/pki.c) ---- */
+#define PKI_MAX_FILE       (16u << 20)   /* one trust / CRL / key file */
+#define PKI_MAX_SIG        (1u << 20)    /* = PG_MAX_SIGNATURE_BYTES */
+#define PKI_OCSP_MAX_RESP  (256u << 10)
+#define PKI_MAX_DEPTH      8             /* certificates between leaf and anchor */
 
 /* ---- the event bus (rules/bus.c) ---- */
 #define PG_BUS_MAX_SUBS 8
