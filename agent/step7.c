@@ -392,6 +392,22 @@ out:
 	free(mb);
 }
 
+static int obj_by_id(const void *a, const void *b)
+{
+	const struct s7v5_object *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int by_block(const void *a, const void *b)
+{
+	const struct rblock *x = a, *y = b;
+	if (x->b.type != y->b.type)
+		return x->b.type < y->b.type ? -1 : 1;
+	if (x->b.number != y->b.number)
+		return x->b.number < y->b.number ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
 /* 6. BAUSTEIN.DBF: the blocks the project lists, against those compiled */
 static void check_listed(struct ctx *x, struct fold *f, size_t from, size_t to)
 {
@@ -410,12 +426,14 @@ static void check_listed(struct ctx *x, struct fold *f, size_t from, size_t to)
 		free(b);
 		return;
 	}
+	/* by id, then found by bisection: a hostile table of many rows costs
+	 * n log n, not n * m */
+	qsort(v, n, sizeof *v, obj_by_id);
+	char *seen = xcalloc(n ? n : 1, 1);
 	for (size_t i = from; i < to; i++) {
 		struct rblock *r = &x->bv[i];
-		const struct s7v5_object *o = NULL;
-		for (size_t k = 0; k < n && !o; k++)
-			if (v[k].id == r->objid)
-				o = &v[k];
+		struct s7v5_object key = { .id = r->objid };
+		const struct s7v5_object *o = n ? bsearch(&key, v, n, sizeof *v, obj_by_id) : NULL;
 		if (!o) {
 			r->orphan = 1;
 			msg(x, 0, "%s: %s (row %zu) belongs to object %lld, which %s does not list",
@@ -426,23 +444,26 @@ static void check_listed(struct ctx *x, struct fold *f, size_t from, size_t to)
 			msg(x, 0, "%s: %s (row %zu) belongs to object %lld, which %s row %zu says is %s",
 			    f->sub->name, r->id, r->row, (long long)r->objid, f->bau->name, o->row,
 			    mc7_block_id(o->type, o->number, oid, sizeof oid));
+		} else {
+			/* every object of that id (a hostile table may repeat one) */
+			size_t k = (size_t)(o - v);
+			while (k > 0 && v[k - 1].id == r->objid)
+				k--;
+			for (; k < n && v[k].id == r->objid; k++)
+				seen[k] = 1;
 		}
 	}
 	for (size_t k = 0; k < n; k++) {
 		/* SFCs and SFBs live in the CPU: a project may list one (its
 		 * interface) without code to download */
-		if (v[k].type == 0x0D || v[k].type == 0x0F)
+		if (seen[k] || v[k].type == 0x0D || v[k].type == 0x0F)
 			continue;
-		int found = 0;
-		for (size_t i = from; i < to && !found; i++)
-			found = x->bv[i].objid == v[k].id && !x->bv[i].orphan;
-		if (!found) {
-			char oid[16];
-			msg(x, 0, "%s/%s: listed in %s (row %zu), but %s holds no compiled block for it",
-			    f->label, mc7_block_id(v[k].type, v[k].number, oid, sizeof oid),
-			    f->bau->name, v[k].row, f->sub->name);
-		}
+		char oid[16];
+		msg(x, 0, "%s/%s: listed in %s (row %zu), but %s holds no compiled block for it",
+		    f->label, mc7_block_id(v[k].type, v[k].number, oid, sizeof oid),
+		    f->bau->name, v[k].row, f->sub->name);
 	}
+	free(seen);
 	free(v);
 	free(b);
 }
@@ -452,24 +473,18 @@ static void check_listed(struct ctx *x, struct fold *f, size_t from, size_t to)
  * them is registered (which one SIMATIC Manager would send is unknown) */
 static void resolve_copies(struct ctx *x, size_t from, size_t to)
 {
-	for (size_t i = from; i < to; i++) {
-		struct rblock *r = &x->bv[i];
-		if (r->drop)
-			continue;
-		size_t copies = 0, listed = 0;
-		for (size_t j = i; j < to; j++)
-			if (!x->bv[j].drop && x->bv[j].b.type == r->b.type &&
-			    x->bv[j].b.number == r->b.number) {
-				copies++;
-				listed += !x->bv[j].orphan;
-			}
-		if (copies < 2)
-			continue;
+	/* the slice is sorted by block, then row: each block's copies are one run */
+	for (size_t i = from, j; i < to; i = j) {
+		const struct rblock *r = &x->bv[i];
+		size_t listed = 0;
+		for (j = i; j < to && x->bv[j].b.type == r->b.type &&
+			    x->bv[j].b.number == r->b.number; j++)
+			listed += !x->bv[j].drop && !x->bv[j].orphan;
 		struct rblock *keep = NULL;
 		int differ = 0;
-		for (size_t j = i; j < to; j++) {
-			struct rblock *c = &x->bv[j];
-			if (c->drop || c->b.type != r->b.type || c->b.number != r->b.number)
+		for (size_t k = i; k < j; k++) {
+			struct rblock *c = &x->bv[k];
+			if (c->drop)
 				continue;
 			if (listed && c->orphan) {
 				c->drop = 1;
@@ -482,7 +497,7 @@ static void resolve_copies(struct ctx *x, size_t from, size_t to)
 			int d = c->n != keep->n || memcmp(c->img, keep->img, c->n) != 0;
 			if (d && !differ)
 				msg(x, 0, "%s/%s: different compiled copies in %s rows %zu and %zu: "
-					  "none is registered", r->f->label, r->id, r->f->sub->name,
+					  "none is registered", c->f->label, c->id, c->f->sub->name,
 				    keep->row, c->row);
 			differ |= d;
 			c->drop = 1;
@@ -501,6 +516,7 @@ static void resolve(struct ctx *x)
 	for (size_t i = 0; i < x->nf; i++) {
 		size_t from = x->nb;
 		read_blocks(x, &x->fv[i]);
+		qsort(x->bv + from, x->nb - from, sizeof *x->bv, by_block);
 		check_listed(x, &x->fv[i], from, x->nb);
 		resolve_copies(x, from, x->nb);
 	}
