@@ -1,17 +1,9 @@
 /*
  * cmd_verify.c - plcguard verify and plcguard diff.
  *
- * Order of checks (signify's lesson: trust before content):
- *   1. find the baselines in the store that name this project (the store
- *      index says which entries those are; agent/storeidx.h), and check each
- *      one's signature, chain, usage, validity at signing time, revocation;
- *      an entry that fails is reported and never used.  Entries of other
- *      projects are not read; entries that cannot be tied to any project
- *      (unreadable, manifest not JSON) are read and reported on every call;
- *   2. of the trusted ones, the newest (by its signed creation time) is the
- *      baseline;
- *   3. scan the project with the baseline's own (signed) exclusion patterns
- *      and compare component by component.
+ * getopt -> the verification library (agent/verify.h: which store entries a
+ * project needs, their signatures, the newest trusted one, the scan and the
+ * comparison) -> the result as one JSON object -> exit code.
  * The same result object feeds the human output and --json, so the two
  * never disagree.
  */
@@ -28,6 +20,7 @@
 #include "scan.h"
 #include "store.h"
 #include "util.h"
+#include "verify.h"
 
 struct vopts {
 	const char *trust, *crl, *store, *baseline;
@@ -36,26 +29,16 @@ struct vopts {
 	char *store_dir;
 };
 
-static const char *exit_verdict(int rc)
+static int exit_code(enum pg_vstatus v)
 {
-	switch (rc) {
-	case PG_EXIT_OK: return "verified";
-	case PG_EXIT_DIFFERS: return "differs";
-	case PG_EXIT_TRUST: return "trust-failure";
-	case PG_EXIT_UNSIGNED: return "unsigned";
-	default: return "error";
+	switch (v) {
+	case PG_VS_VERIFIED: return PG_EXIT_OK;
+	case PG_VS_DIFFERS: return PG_EXIT_DIFFERS;
+	case PG_VS_TRUST: return PG_EXIT_TRUST;
+	case PG_VS_UNSIGNED: return PG_EXIT_UNSIGNED;
+	case PG_VS_IO: return PG_EXIT_IO;
 	}
-}
-
-static int severity(int rc)
-{
-	switch (rc) {
-	case PG_EXIT_OK: return 0;
-	case PG_EXIT_DIFFERS: return 1;
-	case PG_EXIT_UNSIGNED: return 2;
-	case PG_EXIT_TRUST: return 3;
-	default: return 4;
-	}
+	return PG_EXIT_IO;
 }
 
 static json_t *jtime(time_t t)
@@ -117,71 +100,47 @@ static void add_problem(json_t *res, const char *key, const char *text)
 	json_array_append_new(a, json_string(text));
 }
 
-static const char *baseline_failure(const struct pg_baseline *b, char *buf, size_t n)
+static void add_msgs(json_t *res, const struct pg_verify_result *r, int late)
 {
-	if (b->load_err[0])
-		snprintf(buf, n, "baseline %s: unreadable: %s", b->id, b->load_err);
-	else if (b->name_err[0])
-		snprintf(buf, n, "baseline %s: %s", b->id, b->name_err);
-	else if (b->checked && b->pki.verdict != PKI_OK)
-		snprintf(buf, n, "baseline %s: signature %s: %s", b->id,
-			 pki_verdict_name(b->pki.verdict), b->pki.detail);
-	else if (!b->parsed)
-		snprintf(buf, n, "baseline %s: manifest invalid: %s", b->id, b->parse_err);
-	else
-		snprintf(buf, n, "baseline %s: signature %s: %s", b->id,
-			 pki_verdict_name(b->pki.verdict), b->pki.detail);
-	return buf;
+	static const char *const key[] = { "errors", "problems", "warnings" };
+	for (size_t i = 0; i < r->n_msgs; i++)
+		if (r->msgs[i].late == late)
+			add_problem(res, key[r->msgs[i].cls], r->msgs[i].text);
 }
 
-/* Compare the project at path with the trusted baseline b. */
-static json_t *check_content(const char *path, struct pg_baseline *b,
-			     const struct vopts *o, int *rc)
+/* The result as JSON: the one object both --json and the human lines come
+ * from, so that the two never disagree. */
+static json_t *result_json(const struct pg_verify_result *r)
 {
-	json_t *res = json_pack("{s:s}", "path", path);
-	json_object_set_new(res, "baseline", baseline_json(b));
-	json_object_set_new(res, "signature", signature_json(b));
-	if (b->checked && b->pki.verdict == PKI_REVOCATION_UNKNOWN)
-		add_problem(res, "warnings", "revocation status unknown: allowed by --revocation warn");
-	if (b->checked && b->pki.expired_since)
-		add_problem(res, "warnings", "signer certificate has expired since signing (it was valid at signing time)");
-	if (!b->checked)
-		add_problem(res, "warnings", "signature NOT checked (no --trust given)");
-	struct pg_scan_opts so = { o->jobs, (const char *const *)b->m.excludes,
-				   b->m.n_excludes, !o->json && pg_isatty_stderr() };
-	struct pg_scan s;
-	if (pg_scan_path(path, &so, &s) != 0) {
-		add_problem(res, "errors", s.n_msgs ? s.msgs[0].text : "cannot scan");
-		pg_scan_free(&s);
-		*rc = PG_EXIT_IO;
-		return res;
+	json_t *res = json_pack("{s:s}", "path", r->path ? r->path : "");
+	if (r->baseline) {
+		json_object_set_new(res, "baseline", baseline_json(r->baseline));
+		json_object_set_new(res, "signature", signature_json(r->baseline));
 	}
-	for (size_t i = 0; i < s.n_msgs; i++)
-		add_problem(res, s.msgs[i].io ? "errors" : "problems", s.msgs[i].text);
-	struct pg_changes ch;
-	pg_compare(&b->m.comps, &s.comps, &ch);
-	json_t *arr = json_array();
-	for (size_t i = 0; i < ch.n; i++) {
-		const struct pg_change *c = &ch.v[i];
-		const struct pg_component *x = c->cur ? c->cur : c->base;
-		json_t *e = json_pack("{s:s,s:s,s:s,s:s}", "change", c->what, "name", x->name,
-				      "kind", x->kind, "detail", c->detail);
-		json_object_set_new(e, "logic", c->logic < 0 ? json_null() : json_boolean(c->logic));
-		char hex[PG_SHA256_HEX];
-		if (c->base && c->base->has_sha)
-			json_object_set_new(e, "baseline_sha256", json_string(pg_hex(c->base->sha256, 32, hex)));
-		if (c->cur && c->cur->has_sha)
-			json_object_set_new(e, "current_sha256", json_string(pg_hex(c->cur->sha256, 32, hex)));
-		json_array_append_new(arr, e);
+	add_msgs(res, r, 0);
+	if (r->compared) {
+		const struct pg_changes *ch = &r->changes;
+		json_t *arr = json_array();
+		for (size_t i = 0; i < ch->n; i++) {
+			const struct pg_change *c = &ch->v[i];
+			const struct pg_component *x = c->cur ? c->cur : c->base;
+			json_t *e = json_pack("{s:s,s:s,s:s,s:s}", "change", c->what, "name", x->name,
+					      "kind", x->kind, "detail", c->detail);
+			json_object_set_new(e, "logic", c->logic < 0 ? json_null() : json_boolean(c->logic));
+			char hex[PG_SHA256_HEX];
+			if (c->base && c->base->has_sha)
+				json_object_set_new(e, "baseline_sha256", json_string(pg_hex(c->base->sha256, 32, hex)));
+			if (c->cur && c->cur->has_sha)
+				json_object_set_new(e, "current_sha256", json_string(pg_hex(c->cur->sha256, 32, hex)));
+			json_array_append_new(arr, e);
+		}
+		json_object_set_new(res, "components", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
+			"baseline", (json_int_t)r->baseline->m.comps.n, "current", (json_int_t)r->scan.comps.n,
+			"matching", (json_int_t)ch->n_same, "changed", (json_int_t)ch->n_changed,
+			"added", (json_int_t)ch->n_added, "removed", (json_int_t)ch->n_removed));
+		json_object_set_new(res, "changes", arr);
 	}
-	json_object_set_new(res, "components", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
-		"baseline", (json_int_t)b->m.comps.n, "current", (json_int_t)s.comps.n,
-		"matching", (json_int_t)ch.n_same, "changed", (json_int_t)ch.n_changed,
-		"added", (json_int_t)ch.n_added, "removed", (json_int_t)ch.n_removed));
-	json_object_set_new(res, "changes", arr);
-	*rc = s.n_io_errors ? PG_EXIT_IO : ch.n ? PG_EXIT_DIFFERS : PG_EXIT_OK;
-	pg_changes_free(&ch);
-	pg_scan_free(&s);
+	add_msgs(res, r, 1);
 	return res;
 }
 
@@ -257,10 +216,10 @@ static void print_human(json_t *r, const struct vopts *o)
 	}
 }
 
-static void emit(json_t *r, int rc, const struct vopts *o)
+static void emit(json_t *r, enum pg_vstatus v, const struct vopts *o)
 {
-	json_object_set_new(r, "verdict", json_string(exit_verdict(rc)));
-	json_object_set_new(r, "exit", json_integer(rc));
+	json_object_set_new(r, "verdict", json_string(pg_vstatus_name(v)));
+	json_object_set_new(r, "exit", json_integer(exit_code(v)));
 	if (o->json) {
 		char *s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		puts(s);
@@ -271,65 +230,21 @@ static void emit(json_t *r, int rc, const struct vopts *o)
 	fflush(stdout);
 }
 
-static int newer(const struct pg_baseline *a, const struct pg_baseline *b)
+/* Verify one project path against the candidates (or an explicit
+ * --baseline), print the result; returns its status. */
+static enum pg_vstatus verify_path(const char *path, struct pg_baseline **all, size_t n_all,
+				   const struct vopts *o)
 {
-	if (a->m.created != b->m.created)
-		return a->m.created > b->m.created;
-	return strcmp(a->id, b->id) > 0;
-}
-
-/* Verify one project path against the store (or an explicit --baseline). */
-static int verify_path(const char *path, struct pg_baseline **all, size_t n_all,
-		       const struct vopts *o)
-{
-	int rc;
-	char *real = realpath(path, NULL);
-	if (!real) {
-		json_t *r = json_pack("{s:s}", "path", path);
-		char buf[600];
-		snprintf(buf, sizeof buf, "%s: cannot resolve path", path);
-		add_problem(r, "errors", buf);
-		emit(r, PG_EXIT_IO, o);
-		json_decref(r);
-		return PG_EXIT_IO;
-	}
-	char *key = pg_name_escape(real, strlen(real));
-	struct pg_baseline *best = NULL, *bad = NULL;
-	for (size_t i = 0; i < n_all; i++) {
-		struct pg_baseline *b = all[i];
-		if (!o->baseline && (!b->parsed || strcmp(b->m.project_path, key) != 0))
-			continue;
-		if (b->trusted || (!o->t && b->parsed)) {
-			if (!best || newer(b, best))
-				best = b;
-		} else if (!bad) {
-			bad = b;
-		}
-	}
-	json_t *r;
-	if (best) {
-		r = check_content(real, best, o, &rc);
-		if (bad) {
-			char buf[1200];
-			add_problem(r, "warnings", baseline_failure(bad, buf, sizeof buf));
-		}
-	} else if (bad) {
-		r = json_pack("{s:s}", "path", real);
-		json_object_set_new(r, "baseline", baseline_json(bad));
-		json_object_set_new(r, "signature", signature_json(bad));
-		char buf[1200];
-		add_problem(r, "errors", baseline_failure(bad, buf, sizeof buf));
-		rc = PG_EXIT_TRUST;
-	} else {
-		r = json_pack("{s:s}", "path", real);
-		add_problem(r, "errors", "no baseline registered for this project in the store");
-		rc = PG_EXIT_UNSIGNED;
-	}
-	emit(r, rc, o);
-	json_decref(r);
-	free(key);
-	free(real);
-	return rc;
+	struct pg_verify_opts vo = { o->jobs, !o->json && pg_isatty_stderr(),
+				     o->baseline != NULL, o->t != NULL };
+	struct pg_verify_result r;
+	pg_verify_project(path, all, n_all, &vo, &r);
+	json_t *j = result_json(&r);
+	emit(j, r.status, o);
+	json_decref(j);
+	enum pg_vstatus v = r.status;
+	pg_verify_result_free(&r);
+	return v;
 }
 
 static void help(FILE *f, int diff)
@@ -443,6 +358,7 @@ static int run(int argc, char **argv, int diff)
 	struct pg_store st;
 	int have_store = 0;
 	size_t n_all = 0;
+	enum pg_vstatus worst = PG_VS_VERIFIED;
 	int rc = PG_EXIT_OK;
 	memset(&one, 0, sizeof one);
 	if (o.baseline) {
@@ -464,35 +380,12 @@ static int run(int argc, char **argv, int diff)
 		have_store = 1;
 		if (st.ix.notice[0])
 			fprintf(stderr, "plcguard %s: notice: %s\n", cmd, st.ix.notice);
-		/* The entries this call needs, in store order: for --all every one;
-		 * for one PATH those whose manifest names its project path (by the
-		 * index), those whose folder is named after its project (a usable
-		 * baseline always is, so the index cannot hide one), and those that
-		 * name no project at all (reported below). */
-		char *key = NULL, *prefix = NULL;
-		size_t plen = 0;
-		if (!o.all) {
-			char *real = realpath(argv[optind], NULL);
-			if (real) {
-				const char *slash = strrchr(real, '/');
-				const char *base = slash && slash[1] ? slash + 1 : real;
-				char *name = pg_name_escape(base, strlen(base));
-				key = pg_name_escape(real, strlen(real));
-				prefix = pg_store_name_prefix(name);
-				plen = strlen(prefix);
-				free(name);
-			}
-			free(real);
+		pg_verify_candidates(&st, o.all ? NULL : argv[optind], &all, &n_all);
+		if (!all) {
+			fprintf(stderr, "plcguard %s: out of memory\n", cmd);
+			rc = PG_EXIT_IO;
+			goto out;
 		}
-		all = xcalloc(st.ix.n ? st.ix.n : 1, sizeof *all);
-		for (size_t i = 0; i < st.ix.n; i++) {
-			const struct pg_idx_entry *e = &st.ix.v[i];
-			if (o.all || !e->ok || (key && strcmp(e->project_path, key) == 0) ||
-			    (prefix && strncmp(e->id, prefix, plen) == 0))
-				all[n_all++] = pg_store_get(&st, i);
-		}
-		free(key);
-		free(prefix);
 	}
 	/* Entries that cannot be tied to any project are still reported: a
 	 * manifest edited into unreadable JSON must not just disappear. */
@@ -500,15 +393,15 @@ static int run(int argc, char **argv, int diff)
 		struct pg_baseline *b = all[i];
 		if (!b->parsed || b->load_err[0]) {
 			char buf[1200];
-			fprintf(stderr, "plcguard %s: warning: %s\n", cmd, baseline_failure(b, buf, sizeof buf));
+			fprintf(stderr, "plcguard %s: warning: %s\n", cmd, pg_baseline_failure(b, buf, sizeof buf));
 			if (o.all)
-				rc = PG_EXIT_TRUST;
+				worst = PG_VS_TRUST;
 		}
 	}
 	if (!o.all) {
-		int r = verify_path(argv[optind], all, n_all, &o);
-		if (severity(r) > severity(rc))
-			rc = r;
+		enum pg_vstatus r = verify_path(argv[optind], all, n_all, &o);
+		if (pg_vstatus_severity(r) > pg_vstatus_severity(worst))
+			worst = r;
 	} else {
 		/* Newest trusted baseline per project path; untrusted ones are
 		 * reported on their own. */
@@ -524,13 +417,14 @@ static int run(int argc, char **argv, int diff)
 			if (seen)
 				continue;
 			projects++;
-			int r = verify_path(b->m.project_path, all, n_all, &o);
-			if (severity(r) > severity(rc))
-				rc = r;
+			enum pg_vstatus r = verify_path(b->m.project_path, all, n_all, &o);
+			if (pg_vstatus_severity(r) > pg_vstatus_severity(worst))
+				worst = r;
 		}
 		if (!projects && !o.json)
 			printf("no baselines in %s\n", o.store_dir);
 	}
+	rc = exit_code(worst);
 out:
 	free(all);
 	pg_baseline_free(&one);
