@@ -24,6 +24,7 @@
 #include "mc7.h"
 #include "pg_limits.h"
 #include "store.h"
+#include "textrec.h"
 #include "util.h"
 
 /* The hints are what this version's manifest parser makes of each entry: an
@@ -160,117 +161,72 @@ void pg_idx_entry_free(struct pg_idx_entry *e)
 
 /* ------------------------------------------------------- writing -- */
 
-struct sbuf {
-	char *p;
-	size_t n, cap;
-};
-
-static void sb_put(struct sbuf *b, const void *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3)))
-static void sb_fmt(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* A text field: TAB, newline and other controls, DEL and '%' as %XX. */
-static void sb_text(struct sbuf *b, const char *s)
-{
-	static const char hx[] = "0123456789ABCDEF";
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '%') {
-			char e[3] = { '%', hx[*p >> 4], hx[*p & 15] };
-			sb_put(b, e, 3);
-		} else {
-			sb_put(b, p, 1);
-		}
-	}
-}
-
-static void sb_hash(struct sbuf *b, int has, const uint8_t *h)
+static void sb_hash(struct pg_sbuf *b, int has, const uint8_t *h)
 {
 	char hex[2 * PG_IDX_HASH + 1];
-	sb_str(b, "\t");
-	sb_str(b, has ? pg_hex(h, PG_IDX_HASH, hex) : "-");
+	pg_sb_str(b, "\t");
+	pg_sb_str(b, has ? pg_hex(h, PG_IDX_HASH, hex) : "-");
 }
 
-static void sb_fkey(struct sbuf *b, const struct pg_fkey *k)
+static void sb_fkey(struct pg_sbuf *b, const struct pg_fkey *k)
 {
 	if (!k->ok) {
-		sb_str(b, "\t-");
+		pg_sb_str(b, "\t-");
 		return;
 	}
-	sb_fmt(b, "\t%llu.%lld.%lld.%lld.%lld.%llu", (unsigned long long)k->size,
+	pg_sb_fmt(b, "\t%llu.%lld.%lld.%lld.%lld.%llu", (unsigned long long)k->size,
 	       (long long)k->mtime_s, (long long)k->mtime_ns, (long long)k->ctime_s,
 	       (long long)k->ctime_ns, (unsigned long long)k->ino);
 }
 
 char *pg_storeidx_serialize(const struct pg_idx_entry *v, size_t n, size_t *len)
 {
-	struct sbuf b = { 0 };
-	sb_str(&b, IDX_MAGIC);
+	struct pg_sbuf b = { 0 };
+	pg_sb_str(&b, IDX_MAGIC);
 	for (size_t i = 0; i < n; i++) {
 		const struct pg_idx_entry *e = &v[i];
-		sb_str(&b, "e\t");
-		sb_text(&b, e->id);
-		sb_str(&b, e->ok ? "\t1" : "\t0");
+		pg_sb_str(&b, "e\t");
+		pg_sb_text(&b, e->id);
+		pg_sb_str(&b, e->ok ? "\t1" : "\t0");
 		sb_fkey(&b, &e->mj);
 		sb_fkey(&b, &e->sg);
-		sb_str(&b, "\n");
+		pg_sb_str(&b, "\n");
 		if (!e->ok)
 			continue;
-		sb_fmt(&b, "p\t%lld\t", (long long)e->created);
-		sb_text(&b, e->project_name);
-		sb_str(&b, "\t");
-		sb_text(&b, e->project_path);
-		sb_str(&b, "\n");
+		pg_sb_fmt(&b, "p\t%lld\t", (long long)e->created);
+		pg_sb_text(&b, e->project_name);
+		pg_sb_str(&b, "\t");
+		pg_sb_text(&b, e->project_path);
+		pg_sb_str(&b, "\n");
 		for (size_t k = 0; k < e->n_targets; k++) {
 			const struct pg_idx_target *t = &e->targets[k];
-			sb_str(&b, "t\t");
-			sb_text(&b, t->address);
-			sb_fmt(&b, "\t%d\t%d\t%d\n", t->rack, t->slot, t->unit);
+			pg_sb_str(&b, "t\t");
+			pg_sb_text(&b, t->address);
+			pg_sb_fmt(&b, "\t%d\t%d\t%d\n", t->rack, t->slot, t->unit);
 		}
 		for (size_t k = 0; k < e->n_comps; k++) {
 			const struct pg_idx_comp *c = &e->comps[k];
 			if (c->cls == PG_IDX_BLOCK) {
-				sb_fmt(&b, "b\t%u\t%u", c->block_type, c->block_num);
+				pg_sb_fmt(&b, "b\t%u\t%u", c->block_type, c->block_num);
 				sb_hash(&b, c->has_sha, c->sha);
 				sb_hash(&b, c->has_strict, c->strict);
 				sb_hash(&b, c->has_fp, c->fp);
 			} else {
-				sb_str(&b, c->cls == PG_IDX_UMAS ? "u" : "c");
+				pg_sb_str(&b, c->cls == PG_IDX_UMAS ? "u" : "c");
 				sb_hash(&b, c->has_sha, c->sha);
 			}
-			sb_str(&b, "\n");
+			pg_sb_str(&b, "\n");
 		}
 	}
 	uint8_t h[32];
 	char hex[PG_SHA256_HEX];
 	pg_sha256(b.p, b.n, h);
-	sb_fmt(&b, "end\t%zu\t%s\n", n, pg_hex(h, 32, hex));
+	pg_sb_fmt(&b, "end\t%zu\t%s\n", n, pg_hex(h, 32, hex));
+	if (b.oom) {               /* never a partial index */
+		pg_sb_free(&b);
+		*len = 0;
+		return NULL;
+	}
 	*len = b.n;
 	return b.p;
 }
@@ -279,105 +235,6 @@ char *pg_storeidx_serialize(const struct pg_idx_entry *v, size_t n, size_t *len)
 
 /* The next line (without its '\n'); 0 at the end, -1 if the last line has
  * no newline. */
-static int next_line(struct cur *c, struct cur *line)
-{
-	if (!cur_left(c))
-		return 0;
-	long i = cur_find(c, '\n');
-	if (i < 0)
-		return -1;
-	*line = cur_sub(c, (size_t)i);
-	cur_skip(c, 1);
-	return 1;
-}
-
-/* The next TAB-separated field of a line; 0 when there is none. */
-static int next_field(struct cur *line, struct cur *f, int *more)
-{
-	if (!*more)
-		return 0;
-	long i = cur_find(line, '\t');
-	*more = i >= 0;
-	*f = cur_sub(line, *more ? (size_t)i : cur_left(line));
-	if (*more)
-		cur_skip(line, 1);
-	return 1;
-}
-
-static int field_is(const struct cur *f, const char *lit)
-{
-	size_t n = strlen(lit);
-	return cur_left(f) == n && cur_peek_eq(f, lit, n);
-}
-
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/* A text field, %XX decoded; NULL when malformed, longer than max or when
- * it would hold a NUL byte. */
-static char *field_text(struct cur f, size_t max)
-{
-	size_t n = cur_left(&f);
-	if (n > max * 3)
-		return NULL;
-	char *o = xmalloc(n + 1);
-	size_t k = 0;
-	while (cur_left(&f)) {
-		int ch = cur_u8(&f);
-		if (ch == '%') {
-			int a = hexval(cur_peek(&f, 0)), b = hexval(cur_peek(&f, 1));
-			if (a < 0 || b < 0 || (a == 0 && b == 0)) {
-				free(o);
-				return NULL;
-			}
-			cur_skip(&f, 2);
-			ch = a << 4 | b;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			free(o);
-			return NULL;
-		}
-		o[k++] = (char)ch;
-	}
-	o[k] = 0;
-	if (k > max) {
-		free(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* Decimal integer in [lo, hi]. */
-static int field_int(struct cur f, long long lo, long long hi, long long *out)
-{
-	int neg = 0, digits = 0;
-	unsigned long long v = 0;
-	if (cur_peek(&f, 0) == '-') {
-		neg = 1;
-		cur_skip(&f, 1);
-	}
-	while (cur_left(&f)) {
-		int ch = cur_u8(&f);
-		if (ch < '0' || ch > '9' || ++digits > 19)
-			return -1;
-		v = v * 10 + (unsigned)(ch - '0');
-	}
-	if (!digits || v > (unsigned long long)INT64_MAX)
-		return -1;
-	long long s = neg ? -(long long)v : (long long)v;
-	if (s < lo || s > hi)
-		return -1;
-	*out = s;
-	return 0;
-}
-
 /* An unsigned decimal that ends at a '.' or at the end of the field. */
 static int dotted_u64(struct cur *f, uint64_t *out)
 {
@@ -400,7 +257,7 @@ static int dotted_u64(struct cur *f, uint64_t *out)
 static int field_fkey(struct cur f, struct pg_fkey *k)
 {
 	memset(k, 0, sizeof *k);
-	if (field_is(&f, "-"))
+	if (pg_tr_is(&f, "-"))
 		return 0;
 	uint64_t a[6];
 	for (int i = 0; i < 6; i++)
@@ -421,20 +278,9 @@ static int field_fkey(struct cur f, struct pg_fkey *k)
 
 static int field_hash(struct cur f, uint8_t *has, uint8_t *h)
 {
-	*has = 0;
-	memset(h, 0, PG_IDX_HASH);
-	if (field_is(&f, "-"))
-		return 0;
-	if (cur_left(&f) != 2 * PG_IDX_HASH)
-		return -1;
-	for (int i = 0; i < PG_IDX_HASH; i++) {
-		int a = hexval(cur_u8(&f)), b = hexval(cur_u8(&f));
-		if (a < 0 || b < 0)
-			return -1;
-		h[i] = (uint8_t)(a << 4 | b);
-	}
-	*has = 1;
-	return 0;
+	int r = pg_tr_hex(f, h, PG_IDX_HASH);
+	*has = r == 1;
+	return r < 0 ? -1 : 0;
 }
 
 static int valid_id(const char *id)
@@ -474,8 +320,8 @@ static int ps_line(struct pstate *ps, struct cur line)
 	}
 	if (ps->ended)
 		BAD("line %zu: data after the end line", lineno);
-	next_field(&line, &f, &more);
-	if (!field_is(&f, "end")) {
+	pg_tr_field(&line, &f, &more);
+	if (!pg_tr_is(&f, "end")) {
 		size_t n = cur_left(&raw);
 		const uint8_t *p = cur_bytes(&raw, n);
 		if (n)
@@ -483,10 +329,10 @@ static int ps_line(struct pstate *ps, struct cur line)
 		pg_sha256_update(ps->sha, "\n", 1);
 	}
 	struct pg_idx_entry *e = ps->e;
-	if (field_is(&f, "e")) {
+	if (pg_tr_is(&f, "e")) {
 		struct cur fid, fok, fm, fs;
-		if (!next_field(&line, &fid, &more) || !next_field(&line, &fok, &more) ||
-		    !next_field(&line, &fm, &more) || !next_field(&line, &fs, &more) || more)
+		if (!pg_tr_field(&line, &fid, &more) || !pg_tr_field(&line, &fok, &more) ||
+		    !pg_tr_field(&line, &fm, &more) || !pg_tr_field(&line, &fs, &more) || more)
 			BAD("line %zu: an entry has five fields", lineno);
 		if (e && e->ok && !ps->have_p)
 			BAD("line %zu: entry %s has no project line", lineno, e->id);
@@ -501,23 +347,23 @@ static int ps_line(struct pstate *ps, struct cur line)
 		e->light = (ps->flags & PG_IDX_LIGHT) != 0;
 		ps->tcap = ps->ccap = ps->ntargets = ps->ncomps = 0;
 		ps->have_p = 0;
-		e->id = field_text(fid, IDX_MAX_ID);
+		e->id = pg_tr_text(fid, IDX_MAX_ID);
 		if (!e->id || !valid_id(e->id))
 			BAD("line %zu: bad entry id", lineno);
-		if (field_is(&fok, "1"))
+		if (pg_tr_is(&fok, "1"))
 			e->ok = 1;
-		else if (!field_is(&fok, "0"))
+		else if (!pg_tr_is(&fok, "0"))
 			BAD("line %zu: entry state is not 0 or 1", lineno);
 		if (field_fkey(fm, &e->mj) < 0 || field_fkey(fs, &e->sg) < 0)
 			BAD("line %zu: bad file key", lineno);
 		return 0;
 	}
-	if (field_is(&f, "end")) {
+	if (pg_tr_is(&f, "end")) {
 		struct cur fn, fh;
 		long long cnt;
 		uint8_t h[32], want[32];
-		if (!next_field(&line, &fn, &more) || !next_field(&line, &fh, &more) || more ||
-		    field_int(fn, 0, PG_MAX_INDEX_ENTRIES, &cnt) < 0 || (size_t)cnt != ps->n)
+		if (!pg_tr_field(&line, &fn, &more) || !pg_tr_field(&line, &fh, &more) || more ||
+		    pg_tr_int(fn, 0, PG_MAX_INDEX_ENTRIES, &cnt) < 0 || (size_t)cnt != ps->n)
 			BAD("line %zu: bad end line (entry count)", lineno);
 		if (e && e->ok && !ps->have_p)
 			BAD("line %zu: entry %s has no project line", lineno, e->id);
@@ -537,17 +383,17 @@ static int ps_line(struct pstate *ps, struct cur line)
 	}
 	if (!e || !e->ok)
 		BAD("line %zu: a record outside a readable entry", lineno);
-	if (field_is(&f, "p")) {
+	if (pg_tr_is(&f, "p")) {
 		struct cur fc, fname, fpath;
 		long long created;
-		if (ps->have_p || !next_field(&line, &fc, &more) || !next_field(&line, &fname, &more) ||
-		    !next_field(&line, &fpath, &more) || more)
+		if (ps->have_p || !pg_tr_field(&line, &fc, &more) || !pg_tr_field(&line, &fname, &more) ||
+		    !pg_tr_field(&line, &fpath, &more) || more)
 			BAD("line %zu: bad project line", lineno);
-		if (field_int(fc, -(1LL << 40), 1LL << 40, &created) < 0)
+		if (pg_tr_int(fc, -(1LL << 40), 1LL << 40, &created) < 0)
 			BAD("line %zu: bad creation time", lineno);
 		e->created = (time_t)created;
-		char *name = field_text(fname, PG_MAX_NAME_BYTES);
-		e->project_path = field_text(fpath, PG_MAX_NAME_BYTES);
+		char *name = pg_tr_text(fname, PG_MAX_NAME_BYTES);
+		e->project_path = pg_tr_text(fpath, PG_MAX_NAME_BYTES);
 		if (!name || !e->project_path) {
 			free(name);
 			BAD("line %zu: bad project name or path", lineno);
@@ -561,17 +407,17 @@ static int ps_line(struct pstate *ps, struct cur line)
 	}
 	if (!ps->have_p)
 		BAD("line %zu: a record before the project line", lineno);
-	if (field_is(&f, "t")) {
+	if (pg_tr_is(&f, "t")) {
 		struct cur fa, fr, fsl, fu;
 		long long rack, slot, unit;
-		if (!next_field(&line, &fa, &more) || !next_field(&line, &fr, &more) ||
-		    !next_field(&line, &fsl, &more) || !next_field(&line, &fu, &more) || more ||
-		    field_int(fr, -1, 1 << 20, &rack) < 0 || field_int(fsl, -1, 1 << 20, &slot) < 0 ||
-		    field_int(fu, -1, 1 << 20, &unit) < 0)
+		if (!pg_tr_field(&line, &fa, &more) || !pg_tr_field(&line, &fr, &more) ||
+		    !pg_tr_field(&line, &fsl, &more) || !pg_tr_field(&line, &fu, &more) || more ||
+		    pg_tr_int(fr, -1, 1 << 20, &rack) < 0 || pg_tr_int(fsl, -1, 1 << 20, &slot) < 0 ||
+		    pg_tr_int(fu, -1, 1 << 20, &unit) < 0)
 			BAD("line %zu: bad target", lineno);
 		if (ps->ntargets >= PG_MAX_TARGETS)
 			BAD("line %zu: more than %d targets", lineno, PG_MAX_TARGETS);
-		char *addr = field_text(fa, 256);
+		char *addr = pg_tr_text(fa, 256);
 		if (!addr)
 			BAD("line %zu: bad target address", lineno);
 		ps->ntargets++;
@@ -592,7 +438,7 @@ static int ps_line(struct pstate *ps, struct cur line)
 		target_bin(t);
 		return 0;
 	}
-	if (field_is(&f, "b") || field_is(&f, "u") || field_is(&f, "c")) {
+	if (pg_tr_is(&f, "b") || pg_tr_is(&f, "u") || pg_tr_is(&f, "c")) {
 		struct pg_idx_comp x;
 		struct cur fh;
 		memset(&x, 0, sizeof x);
@@ -600,17 +446,17 @@ static int ps_line(struct pstate *ps, struct cur line)
 		if (x.cls == PG_IDX_BLOCK) {
 			struct cur ft, fnum, fst, ffp;
 			long long ty, num;
-			if (!next_field(&line, &ft, &more) || !next_field(&line, &fnum, &more) ||
-			    !next_field(&line, &fh, &more) || !next_field(&line, &fst, &more) ||
-			    !next_field(&line, &ffp, &more) || more ||
-			    field_int(ft, 0, 255, &ty) < 0 || field_int(fnum, 0, 65535, &num) < 0 ||
+			if (!pg_tr_field(&line, &ft, &more) || !pg_tr_field(&line, &fnum, &more) ||
+			    !pg_tr_field(&line, &fh, &more) || !pg_tr_field(&line, &fst, &more) ||
+			    !pg_tr_field(&line, &ffp, &more) || more ||
+			    pg_tr_int(ft, 0, 255, &ty) < 0 || pg_tr_int(fnum, 0, 65535, &num) < 0 ||
 			    field_hash(fh, &x.has_sha, x.sha) < 0 ||
 			    field_hash(fst, &x.has_strict, x.strict) < 0 ||
 			    field_hash(ffp, &x.has_fp, x.fp) < 0)
 				BAD("line %zu: bad block record", lineno);
 			x.block_type = (uint8_t)ty;
 			x.block_num = (uint16_t)num;
-		} else if (!next_field(&line, &fh, &more) || more ||
+		} else if (!pg_tr_field(&line, &fh, &more) || more ||
 			   field_hash(fh, &x.has_sha, x.sha) < 0) {
 			BAD("line %zu: bad component record", lineno);
 		}
@@ -677,7 +523,7 @@ int pg_storeidx_parse(const uint8_t *buf, size_t len, unsigned flags,
 		snprintf(err, errlen, "larger than %u bytes", PG_MAX_INDEX_BYTES);
 		rc = -1;
 	}
-	while (rc == 0 && (r = next_line(&c, &line)) != 0) {
+	while (rc == 0 && (r = pg_tr_line(&c, &line)) != 0) {
 		if (r < 0) {
 			snprintf(err, errlen, "line %zu: no newline at the end (cut short?)", ps.lineno + 1);
 			rc = -1;
@@ -724,7 +570,7 @@ static int parse_file(int fd, unsigned flags, struct pg_idx_entry **out, size_t 
 		have += (size_t)r;
 		struct cur c = cur_init(buf, have), line;
 		size_t used = 0;
-		while (rc == 0 && next_line(&c, &line) > 0) {
+		while (rc == 0 && pg_tr_line(&c, &line) > 0) {
 			rc = ps_line(&ps, line);
 			used = have - cur_left(&c);
 		}
@@ -1090,6 +936,8 @@ int pg_storeidx_save(struct pg_storeidx *ix)
 		return -1; /* read without the hints a file needs */
 	size_t len;
 	char *txt = pg_storeidx_serialize(ix->v, ix->n, &len);
+	if (!txt)
+		return -1;
 	char err[600];
 	char *dir = xstrdup(ix->file);
 	char *slash = strrchr(dir, '/');

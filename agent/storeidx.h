@@ -117,7 +117,7 @@ void pg_idx_entry_free(struct pg_idx_entry *e);
  * never reads outside buf.  flags: PG_IDX_LIGHT or 0. */
 int pg_storeidx_parse(const uint8_t *buf, size_t len, unsigned flags,
 		      struct pg_idx_entry **v, size_t *n, char *err, size_t errlen);
-char *pg_storeidx_serialize(const struct pg_idx_entry *v, size_t n, size_t *len);
+char *pg_storeidx_serialize(const struct pg_idx_entry *v, size_t n, size_t *len); /* NULL: no memory */
 
 /*
  * Load the index of store, check it against the store and bring it up to
