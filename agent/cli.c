@@ -15,6 +15,7 @@ static const struct verb verbs[] = {
 	{ "verify", cmd_verify, "prove a project on disk is exactly what was signed" },
 	{ "diff", cmd_diff, "show what changed against the signed baseline" },
 	{ "sniff", cmd_sniff, "watch S7comm and Modbus/UMAS traffic for program transfers" },
+	{ "watch", cmd_watch, "re-verify registered projects on disk the moment they change" },
 	{ "inspect", cmd_inspect, "show what plcguard sees in a file, folder or archive" },
 	{ NULL, NULL, NULL },
 };

@@ -130,4 +130,12 @@
 #define PG_BUS_MAX_SUBS 8
 #define PG_BUS_MAX_HELD 65536 /* events published from inside a subscriber, at once */
 
+/* ---- the EWS watcher (agent/watch/) ---- */
+#define PG_WSTATE_MAX_BYTES    (256u << 20) /* the state file */
+#define PG_WSTATE_MAX_PROJECTS 1000000      /* projects remembered in it */
+#define PG_WSTATE_MAX_PATH     4096         /* bytes of a project path */
+#define PG_WATCH_MAX_CHANGES   50           /* changes listed in one file.tampered */
+#define PG_WATCH_MAX_WRITERS   8            /* writing processes named per project */
+#define PG_WATCH_MAX_CANDIDATES 100000      /* folders waiting to be looked at for file.unsigned */
+
 #endif

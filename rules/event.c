@@ -137,6 +137,11 @@ static char *safe_copy(const char *s, size_t n)
 	return out;
 }
 
+char *pg_event_safe(const char *s)
+{
+	return safe_copy(s ? s : "", s ? strlen(s) : 0);
+}
+
 void pg_event_set_strn(struct pg_event *ev, const char *key, const char *val, size_t n)
 {
 	char *s = safe_copy(val ? val : "", val ? n : 0);

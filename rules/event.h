@@ -77,7 +77,22 @@ struct pg_endpoint {
 	X(UMAS_PLC_STOP,        "umas.plc.stop",         0) \
 	X(UMAS_PLC_START,       "umas.plc.start",        0) \
 	X(UMAS_APP_DOWNLOAD,    "umas.app.download",     PG_KF_TRANSFER) \
-	X(UMAS_APP_UPLOAD,      "umas.app.upload",       PG_KF_TRANSFER | PG_KF_UPLOAD)
+	X(UMAS_APP_UPLOAD,      "umas.app.upload",       PG_KF_TRANSFER | PG_KF_UPLOAD) \
+	X(AGENT_START,          "agent.start",           0) \
+	X(AGENT_STOP,           "agent.stop",            0) \
+	X(AGENT_HEARTBEAT,      "agent.heartbeat",       0) \
+	X(AGENT_RELOAD,         "agent.reload",          0) \
+	X(FILE_VERIFIED,        "file.verified",         0) \
+	X(FILE_TAMPERED,        "file.tampered",         0) \
+	X(FILE_MISSING,         "file.missing",          0) \
+	X(FILE_UNREADABLE,      "file.unreadable",       0) \
+	X(FILE_UNSIGNED,        "file.unsigned",         0) \
+	X(BASELINE_REVOKED,     "baseline.revoked",      0) \
+	X(BASELINE_EXPIRED,     "baseline.expired",      0) \
+	X(WATCH_OVERFLOW,       "watch.overflow",        0) \
+	X(WATCH_LIMIT,          "watch.limit",           0) \
+	X(WATCH_CATCHUP,        "watch.catchup",         0) \
+	X(WATCH_ERROR,          "watch.error",           0)
 
 #define PG_KF_TRANSFER 1u
 #define PG_KF_UPLOAD   2u
@@ -163,6 +178,9 @@ void pg_event_set_int(struct pg_event *ev, const char *key, long long val);
 void pg_event_set_bool(struct pg_event *ev, const char *key, int val);
 void pg_event_set_hex(struct pg_event *ev, const char *key, const uint8_t *p, size_t n);
 void pg_event_set_json(struct pg_event *ev, const char *key, json_t *val); /* steals val */
+/* A copy of s made safe the same way (for strings put inside a JSON value
+ * given to pg_event_set_json); malloc'd, NULL when memory is short. */
+char *pg_event_safe(const char *s);
 
 const char *pg_sev_name(enum pg_sev s);      /* "info", "notice", "warning", "alert" */
 const char *pg_source_name(enum pg_source s);/* "wire", "file", "self" */
