@@ -11,8 +11,8 @@
 #include "cli.h"
 #include "pg_limits.h"
 #include "manifest.h"
-#include "pki.h"
 #include "scan.h"
+#include "sign.h"
 #include "store.h"
 #include "util.h"
 

@@ -9,7 +9,9 @@
  * Order of work for a live capture (OpenBSD privilege separation): load the
  * trust anchors, CRLs and the store index, read the files of every store
  * entry, open the output and the extract folder, open the device, drop
- * privileges, and only then parse the first packet.
+ * privileges, make the start-up checks of store entries (below: a check may
+ * ask an OCSP responder, which is never done as root), and only then parse
+ * the first packet.
  *
  * Baselines are checked lazily (agent/match.c): at start-up only the store
  * index is read (and the entries that name no project at all are checked, so
@@ -308,9 +310,11 @@ static void usage(FILE *f)
 	      "  --trust DIR         trust anchors; a baseline's signature is verified before it\n"
 	      "                      is used (when a transfer first could match it), and an\n"
 	      "                      invalid or untrusted one is reported and never used\n"
-	      "  --crl DIR, --ocsp, --revocation fail|warn   as for verify\n"
+	      "  --crl DIR, --ocsp, --revocation fail|warn   as for verify; live, an OCSP\n"
+	      "                      responder is asked only once privileges are dropped\n"
 	      "  --check-store       check every baseline in the store at start-up and report\n"
-	      "                      each one that fails (slower on a large store)\n"
+	      "                      each one that fails (slower on a large store); live, as\n"
+	      "                      soon as the device is open and privileges are dropped\n"
 	      "  --no-baselines      do not load baselines: every transfer is UNKNOWN\n"
 	      "Output:\n"
 	      "  --json              JSON lines, one event per line (default: human lines)\n"
@@ -327,6 +331,29 @@ static void usage(FILE *f)
 	      "Exit: 0 every transfer matched a trusted baseline (or there was none), 1 something\n"
 	      "was not verified clean (differs, unknown, incomplete, invalid, unverifiable),\n"
 	      "64 usage, 74 a capture could not be read or the output failed.\n", f);
+}
+
+/* The start-up checks of store entries: every one with --check-store, else
+ * those that name no project (unreadable, not a manifest), which can never be
+ * a candidate and are reported at once; then the matcher, which starts from
+ * what they found.  A check may ask an OCSP responder, so a live capture
+ * makes them from pg_capture_live() once privileges are dropped. */
+struct startup {
+	struct sink *k;
+	int all;
+};
+
+static void startup_checks(void *arg)
+{
+	struct startup *u = arg;
+	struct sink *k = u->k;
+	for (size_t i = 0; i < k->st->ix.n; i++)
+		if (u->all || !k->st->ix.v[i].ok) {
+			struct pg_baseline *b = pg_store_get(k->st, i);
+			if (!b->trusted || !b->parsed)
+				report_bad(k, i, b);
+		}
+	k->m = pg_matcher_new_store(k->st, on_bad, k);
 }
 
 static void summary(struct sink *k, struct pg_sniff *s, struct pg_capture *cap)
@@ -515,6 +542,7 @@ int cmd_sniff(int argc, char **argv)
 	k.out = stdout;
 	struct pki_trust *t = NULL;
 	struct pg_store st;
+	struct startup su = { &k, check_store };
 	int have_store = 0;
 	char err[1024];
 	char *store_dir = NULL;
@@ -582,19 +610,16 @@ int cmd_sniff(int argc, char **argv)
 		k.st = &st;
 		k.store_dir = store_dir;
 		k.reported = xcalloc(st.ix.n ? st.ix.n : 1, 1);
-		/* An entry that names no project (unreadable, not a manifest) can
-		 * never be a candidate: checked and reported now. */
-		for (size_t i = 0; i < st.ix.n; i++)
-			if (check_store || !st.ix.v[i].ok) {
-				struct pg_baseline *b = pg_store_get(&st, i);
-				if (!b->trusted || !b->parsed)
-					report_bad(&k, i, b);
-			}
 		/* Privileges are dropped before the first packet: read the files
-		 * now; their signatures are still checked on first use. */
+		 * now; their signatures are checked after the drop. */
 		if (iface && geteuid() == 0)
 			pg_store_preload(&st);
-		k.m = pg_matcher_new_store(&st, on_bad, &k);
+		if (iface) {
+			lo.ready = startup_checks;
+			lo.ready_arg = &su;
+		} else {
+			startup_checks(&su);
+		}
 	} else {
 		k.m = pg_matcher_new(NULL, 0);
 	}

@@ -1,8 +1,12 @@
 /*
- * pki.c - detached CMS signatures over manifests, X.509 chains to the plant's
- * trust anchors, code-signing usage policy, validity at signing time and
- * revocation (CRL, optionally OCSP).  The policy is written up in
- * docs/TRUST.md; keep the two in step.
+ * pki.c - verifying baselines: detached CMS signatures over manifests, X.509
+ * chains to the plant's trust anchors, code-signing usage policy, validity
+ * at signing time and revocation (CRL, optionally OCSP).  The policy is
+ * written up in docs/TRUST.md; keep the two in step.  Signing, the only code
+ * that reads a private key, is in agent/sign.c; the helpers both use are in
+ * agent/pki_util.c (agent/pki_int.h).  Nothing here reads a private key,
+ * and tests/e2e/t_source_rules.sh checks that this file calls no signing or
+ * key-loading function.
  *
  * Thread safety: no global mutable state.  Any number of threads may call
  * pki_verify() on one pki_trust at the same time: the anchors and CRLs are
@@ -21,16 +25,15 @@
 
 #include "digest.h"
 #include "pg_limits.h"
+#include "pki_int.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/http.h>
 #include <openssl/ocsp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -38,7 +41,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,332 +80,7 @@ struct pki_trust {
 };
 
 /* ------------------------------------------------------------------ */
-/* small helpers                                                       */
-
-__attribute__((format(printf, 3, 4)))
-static void say(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	if (!buf || !n)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-}
-
-/* The most recent OpenSSL error as text (or "unknown error"); clears the queue. */
-static const char *ossl_err(char *buf, size_t n)
-{
-	unsigned long e = ERR_peek_last_error();
-	if (e)
-		ERR_error_string_n(e, buf, n);
-	else
-		snprintf(buf, n, "unknown error");
-	ERR_clear_error();
-	return buf;
-}
-
-static void name_str(const X509_NAME *nm, char *out, size_t n)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p = NULL;
-	long len;
-	out[0] = '\0';
-	if (!b)
-		return;
-	if (nm && X509_NAME_print_ex(b, nm, 0, XN_FLAG_RFC2253) >= 0) {
-		len = BIO_get_mem_data(b, &p);
-		if (len > 0 && p) {
-			size_t l = (size_t)len < n - 1 ? (size_t)len : n - 1;
-			memcpy(out, p, l);
-			out[l] = '\0';
-		}
-	}
-	BIO_free(b);
-}
-
-static const char *subj(const X509 *x, char *buf, size_t n)
-{
-	name_str(X509_get_subject_name(x), buf, n);
-	return buf;
-}
-
-static int asn1_time_t(const ASN1_TIME *a, time_t *out)
-{
-	struct tm tm;
-	time_t t;
-	memset(&tm, 0, sizeof tm);
-	if (!a || !ASN1_TIME_to_tm(a, &tm))
-		return -1;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*out = t;
-	return 0;
-}
-
-static const char *fmt_time(time_t t, char *buf, size_t n)
-{
-	struct tm tm;
-	if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, n, "(time %lld)", (long long)t);
-	return buf;
-}
-
-static const char *fmt_asn1(const ASN1_TIME *a, char *buf, size_t n)
-{
-	time_t t;
-	if (asn1_time_t(a, &t) < 0) {
-		snprintf(buf, n, "(bad time)");
-		return buf;
-	}
-	return fmt_time(t, buf, n);
-}
-
-static void fill_signer(X509 *x, struct pki_signer *s)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	BIGNUM *bn;
-
-	memset(s, 0, sizeof *s);
-	name_str(X509_get_subject_name(x), s->subject, sizeof s->subject);
-	name_str(X509_get_issuer_name(x), s->issuer, sizeof s->issuer);
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-	if (bn) {
-		char *h = BN_bn2hex(bn);
-		if (h) {
-			for (char *c = h; *c; c++)
-				if (*c >= 'A' && *c <= 'F')
-					*c = (char)(*c - 'A' + 'a');
-			snprintf(s->serial, sizeof s->serial, "%s", h);
-			OPENSSL_free(h);
-		}
-		BN_free(bn);
-	}
-	if (X509_digest(x, EVP_sha256(), md, &mdlen) && mdlen == PG_SHA256_LEN)
-		pg_hex(md, mdlen, s->cert_sha256);
-	if (asn1_time_t(X509_get0_notBefore(x), &s->not_before) < 0)
-		s->not_before = 0;
-	if (asn1_time_t(X509_get0_notAfter(x), &s->not_after) < 0)
-		s->not_after = 0;
-	ERR_clear_error();
-}
-
-/*
- * The code-signing usage policy for the signer's (leaf) certificate:
- * extendedKeyUsage present and listing id-kp-codeSigning; keyUsage, when
- * present, including digitalSignature; not a CA.  0 when it holds.
- */
-static int codesign_policy(X509 *x, char *why, size_t n)
-{
-	uint32_t fl = X509_get_extension_flags(x);
-	char s[256];
-
-	subj(x, s, sizeof s);
-	if (fl & EXFLAG_INVALID) {
-		say(why, n, "certificate '%s' has malformed extensions", s);
-		return -1;
-	}
-	if (!(fl & EXFLAG_XKUSAGE)) {
-		say(why, n, "certificate '%s' has no extendedKeyUsage; codeSigning is required", s);
-		return -1;
-	}
-	if (!(X509_get_extended_key_usage(x) & XKU_CODE_SIGN)) {
-		say(why, n, "certificate '%s' extendedKeyUsage lacks codeSigning (1.3.6.1.5.5.7.3.3)", s);
-		return -1;
-	}
-	if ((fl & EXFLAG_KUSAGE) && !(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE)) {
-		say(why, n, "certificate '%s' keyUsage lacks digitalSignature", s);
-		return -1;
-	}
-	if (fl & EXFLAG_CA) {
-		say(why, n, "certificate '%s' is a CA (basicConstraints CA:TRUE); a signer must be an end entity", s);
-		return -1;
-	}
-	return 0;
-}
-
-/* Read a whole (bounded) file; malloc'd. */
-static int slurp(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *b = NULL;
-	size_t cap = 0, n = 0;
-
-	*buf = NULL;
-	*len = 0;
-	if (!f) {
-		say(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 8192;
-			uint8_t *nb;
-			if (cap >= PKI_MAX_FILE) {
-				say(err, errlen, "%s: larger than %u bytes", path, PKI_MAX_FILE);
-				goto fail;
-			}
-			if (ncap > PKI_MAX_FILE)
-				ncap = PKI_MAX_FILE;
-			nb = realloc(b, ncap + 1);
-			if (!nb) {
-				say(err, errlen, "%s: out of memory", path);
-				goto fail;
-			}
-			b = nb;
-			cap = ncap;
-		}
-		size_t r = fread(b + n, 1, cap - n, f);
-		n += r;
-		if (r == 0) {
-			if (ferror(f)) {
-				say(err, errlen, "%s: read error", path);
-				goto fail;
-			}
-			break;
-		}
-	}
-	fclose(f);
-	if (!b) {
-		b = malloc(1);
-		if (!b) {
-			say(err, errlen, "%s: out of memory", path);
-			return -1;
-		}
-	}
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	return 0;
-fail:
-	fclose(f);
-	free(b);
-	return -1;
-}
-
-static int is_pem(const uint8_t *b, size_t n)
-{
-	static const char tag[] = "-----BEGIN ";
-	size_t tl = sizeof tag - 1;
-	for (size_t i = 0; i + tl <= n; i++)
-		if (b[i] == '-' && memcmp(b + i, tag, tl) == 0)
-			return 1;
-	return 0;
-}
-
-/* Never prompt on a terminal for a passphrase while reading public material. */
-static int no_pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf; (void)size; (void)rwflag; (void)u;
-	return -1;
-}
-
-/*
- * Parse every certificate (want_crls == 0) or CRL (want_crls != 0) of one file,
- * PEM (one or many blocks) or DER (one or many concatenated objects).
- */
-static int parse_objects(const char *path, const uint8_t *b, size_t n, int want_crls,
-			 STACK_OF(X509) *certs, STACK_OF(X509_CRL) *crls,
-			 char *err, size_t errlen)
-{
-	char e[256];
-	int found = 0;
-
-	if (n == 0) {
-		say(err, errlen, "%s: empty file", path);
-		return -1;
-	}
-	if (n > (size_t)PKI_MAX_FILE) {
-		say(err, errlen, "%s: too large", path);
-		return -1;
-	}
-	ERR_clear_error();
-	if (is_pem(b, n)) {
-		BIO *bio = BIO_new_mem_buf(b, (int)n);
-		STACK_OF(X509_INFO) *inf;
-		int bad_key = 0;
-		if (!bio) {
-			say(err, errlen, "%s: out of memory", path);
-			return -1;
-		}
-		inf = PEM_X509_INFO_read_bio(bio, NULL, no_pass_cb, NULL);
-		BIO_free(bio);
-		if (!inf) {
-			say(err, errlen, "%s: cannot parse PEM: %s", path, ossl_err(e, sizeof e));
-			return -1;
-		}
-		for (int i = 0; i < sk_X509_INFO_num(inf); i++) {
-			X509_INFO *xi = sk_X509_INFO_value(inf, i);
-			if (xi->x_pkey || xi->enc_data)
-				bad_key = 1;
-			if (!want_crls && xi->x509) {
-				if (!sk_X509_push(certs, xi->x509))
-					goto oom;
-				xi->x509 = NULL;
-				found++;
-			}
-			if (want_crls && xi->crl) {
-				if (!sk_X509_CRL_push(crls, xi->crl))
-					goto oom;
-				xi->crl = NULL;
-				found++;
-			}
-		}
-		sk_X509_INFO_pop_free(inf, X509_INFO_free);
-		if (bad_key) {
-			say(err, errlen, "%s: holds a private key; trust and CRL folders must hold public material only", path);
-			return -1;
-		}
-		if (!found) {
-			say(err, errlen, "%s: no %s in PEM file", path,
-			    want_crls ? "CRL (X509 CRL block)" : "certificate (CERTIFICATE block)");
-			return -1;
-		}
-		return 0;
-oom:
-		sk_X509_INFO_pop_free(inf, X509_INFO_free);
-		say(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
-
-	/* DER: one or more concatenated objects, nothing else. */
-	size_t off = 0;
-	while (off < n) {
-		const unsigned char *p = b + off;
-		long left = (long)(n - off);
-		if (want_crls) {
-			X509_CRL *c = d2i_X509_CRL(NULL, &p, left);
-			if (!c) {
-				say(err, errlen, "%s: not a PEM or DER CRL (at byte %zu): %s", path, off,
-				    ossl_err(e, sizeof e));
-				return -1;
-			}
-			if (!sk_X509_CRL_push(crls, c)) {
-				X509_CRL_free(c);
-				say(err, errlen, "%s: out of memory", path);
-				return -1;
-			}
-		} else {
-			X509 *x = d2i_X509(NULL, &p, left);
-			if (!x) {
-				say(err, errlen, "%s: not a PEM or DER certificate (at byte %zu): %s", path, off,
-				    ossl_err(e, sizeof e));
-				return -1;
-			}
-			if (!sk_X509_push(certs, x)) {
-				X509_free(x);
-				say(err, errlen, "%s: out of memory", path);
-				return -1;
-			}
-		}
-		if (p <= b + off)
-			break;
-		off = (size_t)(p - b);
-	}
-	return 0;
-}
+/* trust and CRL folders                                               */
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -422,7 +99,7 @@ static int load_dir(const char *dir, int want_crls, STACK_OF(X509) *certs,
 
 	*nfiles = 0;
 	if (!d) {
-		say(err, errlen, "%s: %s", dir, strerror(errno));
+		pki_say(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -432,7 +109,7 @@ static int load_dir(const char *dir, int want_crls, STACK_OF(X509) *certs,
 			size_t ncap = cap ? cap * 2 : 16;
 			char **nb;
 			if (ncap > 100000) {
-				say(err, errlen, "%s: too many files", dir);
+				pki_say(err, errlen, "%s: too many files", dir);
 				goto out;
 			}
 			nb = realloc(names, ncap * sizeof *names);
@@ -455,18 +132,18 @@ static int load_dir(const char *dir, int want_crls, STACK_OF(X509) *certs,
 		size_t len;
 		int r;
 		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path) {
-			say(err, errlen, "%s/%s: path too long", dir, names[i]);
+			pki_say(err, errlen, "%s/%s: path too long", dir, names[i]);
 			goto out;
 		}
 		if (stat(path, &st) != 0) {
-			say(err, errlen, "%s: %s", path, strerror(errno));
+			pki_say(err, errlen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (!S_ISREG(st.st_mode))
 			continue;
-		if (slurp(path, &buf, &len, err, errlen) < 0)
+		if (pki_slurp(path, &buf, &len, err, errlen) < 0)
 			goto out;
-		r = parse_objects(path, buf, len, want_crls, certs, crls, err, errlen);
+		r = pki_parse_objects(path, buf, len, want_crls, certs, crls, err, errlen);
 		free(buf);
 		if (r < 0)
 			goto out;
@@ -475,7 +152,7 @@ static int load_dir(const char *dir, int want_crls, STACK_OF(X509) *certs,
 	rc = 0;
 	goto out;
 oom:
-	say(err, errlen, "%s: out of memory", dir);
+	pki_say(err, errlen, "%s: out of memory", dir);
 out:
 	for (size_t i = 0; i < nn; i++)
 		free(names[i]);
@@ -498,12 +175,12 @@ struct pki_trust *pki_trust_load(const char *trust_dir, const char *crl_dir,
 	char e[256];
 
 	if (!trust_dir) {
-		say(err, errlen, "no trust folder given");
+		pki_say(err, errlen, "no trust folder given");
 		return NULL;
 	}
 	t = calloc(1, sizeof *t);
 	if (!t) {
-		say(err, errlen, "out of memory");
+		pki_say(err, errlen, "out of memory");
 		return NULL;
 	}
 	t->ocsp = ocsp != 0;
@@ -512,13 +189,13 @@ struct pki_trust *pki_trust_load(const char *trust_dir, const char *crl_dir,
 	t->crls = sk_X509_CRL_new_null();
 	certs = sk_X509_new_null();
 	if (!t->store || !t->crls || !certs) {
-		say(err, errlen, "out of memory");
+		pki_say(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (load_dir(trust_dir, 0, certs, NULL, &nfiles, err, errlen) < 0)
 		goto fail;
 	if (sk_X509_num(certs) == 0) {
-		say(err, errlen, "%s: no trust anchors (no certificate files)", trust_dir);
+		pki_say(err, errlen, "%s: no trust anchors (no certificate files)", trust_dir);
 		goto fail;
 	}
 	for (int i = 0; i < sk_X509_num(certs); i++) {
@@ -526,8 +203,8 @@ struct pki_trust *pki_trust_load(const char *trust_dir, const char *crl_dir,
 		/* Fill the extension cache now, before threads share x. */
 		X509_check_purpose(x, -1, 0);
 		if (!X509_STORE_add_cert(t->store, x)) {
-			say(err, errlen, "%s: cannot add anchor '%s': %s", trust_dir,
-			    subj(x, e, sizeof e), "X509_STORE_add_cert failed");
+			pki_say(err, errlen, "%s: cannot add anchor '%s': %s", trust_dir,
+			    pki_subj(x, e, sizeof e), "X509_STORE_add_cert failed");
 			goto fail;
 		}
 	}
@@ -549,7 +226,7 @@ struct pki_trust *pki_trust_load(const char *trust_dir, const char *crl_dir,
 	/* Each CRL's scope, once; its signature per issuer key on first use. */
 	t->ci = calloc((size_t)sk_X509_CRL_num(t->crls) + 1, sizeof *t->ci);
 	if (!t->ci) {
-		say(err, errlen, "out of memory");
+		pki_say(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (int i = 0; i < sk_X509_CRL_num(t->crls); i++)
@@ -593,240 +270,6 @@ const char *pki_verdict_name(enum pki_verdict v)
 	case PKI_ERROR: return "error";
 	}
 	return "error";
-}
-
-/* ------------------------------------------------------------------ */
-/* signing                                                             */
-
-struct passctx {
-	int asked;
-	int have;
-};
-
-static int key_pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	struct passctx *pc = u;
-	const char *p = getenv("PLCGUARD_KEY_PASS");
-	size_t n;
-	(void)rwflag;
-	pc->asked = 1;
-	if (!p)
-		return -1;
-	pc->have = 1;
-	n = strlen(p);
-	if (size <= 0 || n > (size_t)size)
-		return -1;
-	memcpy(buf, p, n);
-	return (int)n;
-}
-
-static EVP_PKEY *load_key(const char *path, char *err, size_t errlen)
-{
-	uint8_t *b;
-	size_t n;
-	BIO *bio;
-	EVP_PKEY *k;
-	struct passctx pc = { 0, 0 };
-	char e[256];
-
-	if (slurp(path, &b, &n, err, errlen) < 0)
-		return NULL;
-	bio = BIO_new_mem_buf(b, (int)n);
-	ERR_clear_error();
-	k = bio ? PEM_read_bio_PrivateKey(bio, NULL, key_pass_cb, &pc) : NULL;
-	BIO_free(bio);
-	OPENSSL_cleanse(b, n);
-	free(b);
-	if (k)
-		return k;
-	if (pc.asked && !pc.have)
-		say(err, errlen, "%s: the private key is encrypted; set PLCGUARD_KEY_PASS to its passphrase", path);
-	else if (pc.asked)
-		say(err, errlen, "%s: cannot decrypt the private key with PLCGUARD_KEY_PASS (wrong passphrase?)", path);
-	else
-		say(err, errlen, "%s: not a PEM private key: %s", path, ossl_err(e, sizeof e));
-	ERR_clear_error();
-	return NULL;
-}
-
-/* Valid now and fit for code signing; 0 when so. */
-static int can_sign_now(X509 *cert, char *err, size_t errlen)
-{
-	char s[256], tb[32];
-	subj(cert, s, sizeof s);
-	if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
-		say(err, errlen, "certificate '%s' is not yet valid (notBefore %s)", s,
-		    fmt_asn1(X509_get0_notBefore(cert), tb, sizeof tb));
-		return -1;
-	}
-	if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
-		say(err, errlen, "certificate '%s' has expired (notAfter %s)", s,
-		    fmt_asn1(X509_get0_notAfter(cert), tb, sizeof tb));
-		return -1;
-	}
-	return codesign_policy(cert, err, errlen);
-}
-
-/* Every PEM certificate of a file into *out (at least one). */
-static int load_pem_certs(const char *path, STACK_OF(X509) *out, char *err, size_t errlen)
-{
-	uint8_t *b;
-	size_t n;
-	int before = sk_X509_num(out);
-
-	if (slurp(path, &b, &n, err, errlen) < 0)
-		return -1;
-	if (!is_pem(b, n)) {
-		say(err, errlen, "%s: not a PEM certificate file", path);
-		free(b);
-		return -1;
-	}
-	int r = parse_objects(path, b, n, 0, out, NULL, err, errlen);
-	free(b);
-	if (r < 0)
-		return -1;
-	if (sk_X509_num(out) == before) {
-		say(err, errlen, "%s: no certificate", path);
-		return -1;
-	}
-	return 0;
-}
-
-int pki_cert_info(const char *cert_pem, struct pki_signer *out, char *err, size_t errlen)
-{
-	STACK_OF(X509) *certs = sk_X509_new_null();
-	int rc = -1;
-
-	if (out)
-		memset(out, 0, sizeof *out);
-	if (!cert_pem || !certs) {
-		say(err, errlen, certs ? "no certificate given" : "out of memory");
-		goto out;
-	}
-	ERR_clear_error();
-	if (load_pem_certs(cert_pem, certs, err, errlen) < 0)
-		goto out;
-	if (sk_X509_num(certs) > 1) {
-		say(err, errlen, "%s: holds %d certificates; give the signer's certificate alone",
-		    cert_pem, sk_X509_num(certs));
-		goto out;
-	}
-	if (can_sign_now(sk_X509_value(certs, 0), err, errlen) < 0)
-		goto out;
-	if (out)
-		fill_signer(sk_X509_value(certs, 0), out);
-	rc = 0;
-out:
-	sk_X509_pop_free(certs, X509_free);
-	ERR_clear_error();
-	return rc;
-}
-
-int pki_sign(const char *key_pem, const char *cert_pem, const char *chain_pem,
-	     const uint8_t *msg, size_t len, uint8_t **sig, size_t *siglen,
-	     struct pki_signer *signer, char *err, size_t errlen)
-{
-	EVP_PKEY *key = NULL;
-	STACK_OF(X509) *leafs = NULL, *chain = NULL;
-	X509 *cert;
-	CMS_ContentInfo *cms = NULL;
-	BIO *in = NULL;
-	uint8_t *out = NULL;
-	unsigned char *p;
-	int rc = -1, dlen;
-	char e[256], s[256];
-	const unsigned int flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
-
-	*sig = NULL;
-	*siglen = 0;
-	if (signer)
-		memset(signer, 0, sizeof *signer);
-	ERR_clear_error();
-	if (!key_pem || !cert_pem || (!msg && len)) {
-		say(err, errlen, "pki_sign: key and certificate are required");
-		return -1;
-	}
-	if (len > (size_t)0x7fffffff) {
-		say(err, errlen, "manifest too large to sign (%zu bytes)", len);
-		return -1;
-	}
-	leafs = sk_X509_new_null();
-	chain = sk_X509_new_null();
-	if (!leafs || !chain) {
-		say(err, errlen, "out of memory");
-		goto out;
-	}
-	if (load_pem_certs(cert_pem, leafs, err, errlen) < 0)
-		goto out;
-	cert = sk_X509_value(leafs, 0);
-	if (sk_X509_num(leafs) > 1) {
-		say(err, errlen, "%s: holds %d certificates; give the signer's certificate alone "
-		    "and the others as the chain", cert_pem, sk_X509_num(leafs));
-		goto out;
-	}
-	if (chain_pem && load_pem_certs(chain_pem, chain, err, errlen) < 0)
-		goto out;
-	if (!(key = load_key(key_pem, err, errlen)))
-		goto out;
-	subj(cert, s, sizeof s);
-	if (X509_check_private_key(cert, key) != 1) {
-		ERR_clear_error();
-		say(err, errlen, "the private key %s does not match the certificate '%s' (%s)",
-		    key_pem, s, cert_pem);
-		goto out;
-	}
-	if (can_sign_now(cert, err, errlen) < 0)
-		goto out;
-
-	in = BIO_new_mem_buf(len ? (const void *)msg : (const void *)"", (int)len);
-	cms = CMS_sign(NULL, NULL, chain, NULL, flags);
-	if (!in || !cms) {
-		say(err, errlen, "CMS_sign: %s", ossl_err(e, sizeof e));
-		goto out;
-	}
-	if (!CMS_add1_signer(cms, cert, key, EVP_sha256(), flags)) {
-		say(err, errlen, "CMS_add1_signer: %s", ossl_err(e, sizeof e));
-		goto out;
-	}
-	if (!CMS_final(cms, in, NULL, flags)) {
-		say(err, errlen, "CMS_final: %s", ossl_err(e, sizeof e));
-		goto out;
-	}
-	/* CMS_SignerInfo_sign() adds signingTime; the verifier requires it. */
-	{
-		STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
-		CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, 0);
-		if (sk_CMS_SignerInfo_num(sis) != 1 ||
-		    CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1) < 0) {
-			say(err, errlen, "internal error: signature lacks the signingTime attribute");
-			goto out;
-		}
-	}
-	dlen = i2d_CMS_ContentInfo(cms, NULL);
-	if (dlen <= 0 || !(out = malloc((size_t)dlen))) {
-		say(err, errlen, "cannot encode the signature: %s", ossl_err(e, sizeof e));
-		goto out;
-	}
-	p = out;
-	if (i2d_CMS_ContentInfo(cms, &p) != dlen) {
-		say(err, errlen, "cannot encode the signature: %s", ossl_err(e, sizeof e));
-		goto out;
-	}
-	if (signer)
-		fill_signer(cert, signer);
-	*sig = out;
-	*siglen = (size_t)dlen;
-	out = NULL;
-	rc = 0;
-out:
-	free(out);
-	CMS_ContentInfo_free(cms);
-	BIO_free(in);
-	EVP_PKEY_free(key);
-	sk_X509_pop_free(leafs, X509_free);
-	sk_X509_pop_free(chain, X509_free);
-	ERR_clear_error();
-	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -968,8 +411,8 @@ static void crl_status(struct pki_trust *t, X509 *x, X509 *issuer, time_t now,
 	char in[256], s[256], tb[32];
 	int badsig = 0;
 
-	name_str(X509_get_subject_name(issuer), in, sizeof in);
-	subj(x, s, sizeof s);
+	pki_name_str(X509_get_subject_name(issuer), in, sizeof in);
+	pki_subj(x, s, sizeof s);
 	for (int i = 0; i < sk_X509_CRL_num(t->crls); i++) {
 		X509_CRL *c = sk_X509_CRL_value(t->crls, i);
 		if (X509_NAME_cmp(X509_CRL_get_issuer(c), X509_get_subject_name(issuer)) != 0)
@@ -987,15 +430,15 @@ static void crl_status(struct pki_trust *t, X509 *x, X509 *issuer, time_t now,
 	if (!best) {
 		ri->st = RS_UNKNOWN;
 		if (badsig)
-			say(ri->why, sizeof ri->why, "the CRL of '%s' does not verify with its key", in);
+			pki_say(ri->why, sizeof ri->why, "the CRL of '%s' does not verify with its key", in);
 		else
-			say(ri->why, sizeof ri->why, "no CRL from '%s'", in);
+			pki_say(ri->why, sizeof ri->why, "no CRL from '%s'", in);
 		return;
 	}
 	if ((X509_get_extension_flags(issuer) & EXFLAG_KUSAGE) &&
 	    !(X509_get_key_usage(issuer) & KU_CRL_SIGN)) {
 		ri->st = RS_UNKNOWN;
-		say(ri->why, sizeof ri->why, "'%s' may not sign CRLs (keyUsage lacks cRLSign)", in);
+		pki_say(ri->why, sizeof ri->why, "'%s' may not sign CRLs (keyUsage lacks cRLSign)", in);
 		return;
 	}
 	X509_REVOKED *rev = NULL;
@@ -1008,8 +451,8 @@ static void crl_status(struct pki_trust *t, X509 *x, X509 *issuer, time_t now,
 		}
 		ERR_clear_error();
 		ri->st = RS_REVOKED;
-		say(ri->why, sizeof ri->why, "'%s' was revoked on %s (%s) per the CRL of '%s'", s,
-		    fmt_asn1(X509_REVOKED_get0_revocationDate(rev), tb, sizeof tb),
+		pki_say(ri->why, sizeof ri->why, "'%s' was revoked on %s (%s) per the CRL of '%s'", s,
+		    pki_fmt_asn1(X509_REVOKED_get0_revocationDate(rev), tb, sizeof tb),
 		    reason >= 0 ? crl_reason_str(reason) : "no reason given", in);
 		return;
 	}
@@ -1017,15 +460,15 @@ static void crl_status(struct pki_trust *t, X509 *x, X509 *issuer, time_t now,
 	time_t skewed = now + PKI_CLOCK_SKEW;
 	if (X509_cmp_time(X509_CRL_get0_lastUpdate(best), &skewed) > 0) {
 		ri->st = RS_UNKNOWN;
-		say(ri->why, sizeof ri->why, "the CRL of '%s' is not yet valid (thisUpdate %s)", in,
-		    fmt_asn1(X509_CRL_get0_lastUpdate(best), tb, sizeof tb));
+		pki_say(ri->why, sizeof ri->why, "the CRL of '%s' is not yet valid (thisUpdate %s)", in,
+		    pki_fmt_asn1(X509_CRL_get0_lastUpdate(best), tb, sizeof tb));
 		return;
 	}
 	const ASN1_TIME *nu = X509_CRL_get0_nextUpdate(best);
 	if (nu && X509_cmp_time(nu, &now) < 0) {
 		ri->st = RS_UNKNOWN;
-		say(ri->why, sizeof ri->why, "the CRL of '%s' expired on %s", in,
-		    fmt_asn1(nu, tb, sizeof tb));
+		pki_say(ri->why, sizeof ri->why, "the CRL of '%s' expired on %s", in,
+		    pki_fmt_asn1(nu, tb, sizeof tb));
 		return;
 	}
 	ri->st = RS_GOOD;
@@ -1061,19 +504,19 @@ static void ocsp_status(const struct pki_trust *t, X509 *x, X509 *issuer,
 	ASN1_GENERALIZEDTIME *revt = NULL, *thisu = NULL, *nextu = NULL;
 	char e[256], s[256], tb[32];
 
-	subj(x, s, sizeof s);
+	pki_subj(x, s, sizeof s);
 	url = ocsp_url(x, &https);
 	if (!url) {
-		say(ri->why + strlen(ri->why), sizeof ri->why - strlen(ri->why),
+		pki_say(ri->why + strlen(ri->why), sizeof ri->why - strlen(ri->why),
 		    https ? "; OCSP: only https responders named (not supported)"
 			  : "; OCSP: no responder named in the certificate");
 		return;
 	}
 #define OCSP_FAIL(...) do { \
 		size_t l_ = strlen(ri->why); \
-		say(ri->why + l_, sizeof ri->why - l_, "; OCSP %s: ", url); \
+		pki_say(ri->why + l_, sizeof ri->why - l_, "; OCSP %s: ", url); \
 		l_ = strlen(ri->why); \
-		say(ri->why + l_, sizeof ri->why - l_, __VA_ARGS__); \
+		pki_say(ri->why + l_, sizeof ri->why - l_, __VA_ARGS__); \
 		goto out; } while (0)
 
 	ERR_clear_error();
@@ -1097,7 +540,7 @@ static void ocsp_status(const struct pki_trust *t, X509 *x, X509 *issuer,
 				"application/ocsp-response", 1, PKI_OCSP_MAX_RESP,
 				PKI_OCSP_TIMEOUT, 0);
 	if (!rs)
-		OCSP_FAIL("no answer (%s)", ossl_err(e, sizeof e));
+		OCSP_FAIL("no answer (%s)", pki_ossl_err(e, sizeof e));
 	resp = d2i_OCSP_RESPONSE_bio(rs, NULL);
 	if (!resp)
 		OCSP_FAIL("malformed response");
@@ -1115,7 +558,7 @@ static void ocsp_status(const struct pki_trust *t, X509 *x, X509 *issuer,
 		OCSP_FAIL("nonce mismatch");
 	}
 	if (OCSP_basic_verify(bs, untrusted, t->store, 0) <= 0)
-		OCSP_FAIL("response not signed by a trusted responder (%s)", ossl_err(e, sizeof e));
+		OCSP_FAIL("response not signed by a trusted responder (%s)", pki_ossl_err(e, sizeof e));
 	if (OCSP_resp_find_status(bs, id, &st, &reason, &revt, &thisu, &nextu) != 1)
 		OCSP_FAIL("no status for '%s' in the response", s);
 	if (OCSP_check_validity(thisu, nextu, PKI_CLOCK_SKEW, -1) != 1)
@@ -1129,8 +572,8 @@ static void ocsp_status(const struct pki_trust *t, X509 *x, X509 *issuer,
 	case V_OCSP_CERTSTATUS_REVOKED:
 		ri->st = RS_REVOKED;
 		ri->via_ocsp = 1;
-		say(ri->why, sizeof ri->why, "'%s' was revoked on %s (%s) per OCSP %s", s,
-		    fmt_asn1(revt, tb, sizeof tb),
+		pki_say(ri->why, sizeof ri->why, "'%s' was revoked on %s (%s) per OCSP %s", s,
+		    pki_fmt_asn1(revt, tb, sizeof tb),
 		    reason >= 0 ? crl_reason_str(reason) : "no reason given", url);
 		break;
 	default:
@@ -1161,26 +604,26 @@ static int signing_time(CMS_SignerInfo *si, time_t *out, char *why, size_t n)
 	int tt;
 
 	if (idx < 0) {
-		say(why, n, "no signing time (signingTime signed attribute missing)");
+		pki_say(why, n, "no signing time (signingTime signed attribute missing)");
 		return -1;
 	}
 	if (CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, idx) >= 0) {
-		say(why, n, "more than one signingTime attribute");
+		pki_say(why, n, "more than one signingTime attribute");
 		return -1;
 	}
 	a = CMS_signed_get_attr(si, idx);
 	if (!a || X509_ATTRIBUTE_count(a) != 1 || !(ty = X509_ATTRIBUTE_get0_type(a, 0))) {
-		say(why, n, "signingTime attribute must hold exactly one value");
+		pki_say(why, n, "signingTime attribute must hold exactly one value");
 		return -1;
 	}
 	tt = ASN1_TYPE_get(ty);
 	if (tt != V_ASN1_UTCTIME && tt != V_ASN1_GENERALIZEDTIME) {
-		say(why, n, "signingTime is neither UTCTime nor GeneralizedTime");
+		pki_say(why, n, "signingTime is neither UTCTime nor GeneralizedTime");
 		return -1;
 	}
 	if (!ASN1_TIME_check(ty->value.asn1_string) ||
-	    asn1_time_t(ty->value.asn1_string, out) < 0) {
-		say(why, n, "signingTime is not a valid time");
+	    pki_asn1_time(ty->value.asn1_string, out) < 0) {
+		pki_say(why, n, "signingTime is not a valid time");
 		return -1;
 	}
 	return 0;
@@ -1232,7 +675,7 @@ static int sigalg_ok(CMS_SignerInfo *si, X509 *signer)
 }
 
 #define VERDICT(v, ...) do { res->verdict = (v); \
-		say(res->detail, sizeof res->detail, __VA_ARGS__); goto done; } while (0)
+		pki_say(res->detail, sizeof res->detail, __VA_ARGS__); goto done; } while (0)
 
 int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 	       const uint8_t *msg, size_t len, struct pki_result *res)
@@ -1255,7 +698,7 @@ int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 	res->verdict = PKI_ERROR;
 	ERR_clear_error();
 	if (!t || (!msg && len)) {
-		say(res->detail, sizeof res->detail, "pki_verify: no trust store or no message");
+		pki_say(res->detail, sizeof res->detail, "pki_verify: no trust store or no message");
 		return -1;
 	}
 
@@ -1267,7 +710,7 @@ int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 	p = sig;
 	cms = d2i_CMS_ContentInfo(NULL, &p, (long)siglen);
 	if (!cms)
-		VERDICT(PKI_BAD_SIGNATURE, "not a DER CMS structure (%s)", ossl_err(e, sizeof e));
+		VERDICT(PKI_BAD_SIGNATURE, "not a DER CMS structure (%s)", pki_ossl_err(e, sizeof e));
 	if (p != sig + siglen)
 		VERDICT(PKI_BAD_SIGNATURE, "%zu trailing bytes after the CMS structure",
 			(size_t)(sig + siglen - p));
@@ -1294,8 +737,8 @@ int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 		}
 	if (!signer)
 		VERDICT(PKI_BAD_SIGNATURE, "the signer's certificate is not embedded in the signature");
-	fill_signer(signer, &res->signer);
-	subj(signer, s, sizeof s);
+	pki_fill_signer(signer, &res->signer);
+	pki_subj(signer, s, sizeof s);
 	if (!sigalg_ok(si, signer))
 		VERDICT(PKI_BAD_SIGNATURE, "signature algorithm does not match the key of '%s' "
 			"and the digest", s);
@@ -1318,26 +761,26 @@ int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 		}
 	}
 	if (!dc) {
-		say(res->detail, sizeof res->detail, "out of memory");
+		pki_say(res->detail, sizeof res->detail, "out of memory");
 		rc = -1;
 		goto done;
 	}
 	ERR_clear_error();
 	if (CMS_verify(cms, NULL, NULL, dc, NULL, CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1)
 		VERDICT(PKI_BAD_SIGNATURE, "signature by '%s' does not match the manifest bytes (%s)",
-			s, ossl_err(e, sizeof e));
+			s, pki_ossl_err(e, sizeof e));
 
 	/* (3) when */
 	if (signing_time(si, &res->signing_time, why, sizeof why) < 0)
 		VERDICT(PKI_BAD_SIGNATURE, "%s", why);
 	if (res->signing_time > now + PKI_CLOCK_SKEW)
 		VERDICT(PKI_NOT_YET_VALID, "signature is dated in the future (signingTime %s, now %s)",
-			fmt_time(res->signing_time, tb, sizeof tb), fmt_time(now, tb2, sizeof tb2));
+			pki_fmt_time(res->signing_time, tb, sizeof tb), pki_fmt_time(now, tb2, sizeof tb2));
 
 	/* (4) chain to an anchor, at signing time */
 	ctx = X509_STORE_CTX_new();
 	if (!ctx || !X509_STORE_CTX_init(ctx, t->store, signer, certs)) {
-		say(res->detail, sizeof res->detail, "out of memory");
+		pki_say(res->detail, sizeof res->detail, "out of memory");
 		rc = -1;
 		goto done;
 	}
@@ -1349,36 +792,36 @@ int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 		X509 *cur = X509_STORE_CTX_get_current_cert(ctx);
 		char cs[256];
 		if (cur)
-			subj(cur, cs, sizeof cs);
+			pki_subj(cur, cs, sizeof cs);
 		else
 			snprintf(cs, sizeof cs, "%s", s);
-		fmt_time(res->signing_time, tb, sizeof tb);
+		pki_fmt_time(res->signing_time, tb, sizeof tb);
 		ERR_clear_error();
 		if (ve == X509_V_ERR_CERT_HAS_EXPIRED)
 			VERDICT(PKI_EXPIRED, "certificate '%s' (depth %d) had expired at signing time %s (notAfter %s)",
-				cs, depth, tb, cur ? fmt_asn1(X509_get0_notAfter(cur), tb2, sizeof tb2) : "?");
+				cs, depth, tb, cur ? pki_fmt_asn1(X509_get0_notAfter(cur), tb2, sizeof tb2) : "?");
 		if (ve == X509_V_ERR_CERT_NOT_YET_VALID)
 			VERDICT(PKI_NOT_YET_VALID, "certificate '%s' (depth %d) was not yet valid at signing time %s (notBefore %s)",
-				cs, depth, tb, cur ? fmt_asn1(X509_get0_notBefore(cur), tb2, sizeof tb2) : "?");
+				cs, depth, tb, cur ? pki_fmt_asn1(X509_get0_notBefore(cur), tb2, sizeof tb2) : "?");
 		VERDICT(PKI_UNTRUSTED, "chain of '%s' does not reach a trust anchor: %s (depth %d, '%s')",
 			s, X509_verify_cert_error_string(ve), depth, cs);
 	}
 	chain = X509_STORE_CTX_get1_chain(ctx);
 	if (!chain || sk_X509_num(chain) < 1) {
-		say(res->detail, sizeof res->detail, "out of memory");
+		pki_say(res->detail, sizeof res->detail, "out of memory");
 		rc = -1;
 		goto done;
 	}
 
 	/* (5) code-signing usage */
-	if (codesign_policy(signer, why, sizeof why) < 0)
+	if (pki_codesign_policy(signer, why, sizeof why) < 0)
 		VERDICT(PKI_BAD_USAGE, "%s", why);
 
 	/* (6) revocation, now */
 	n = sk_X509_num(chain);
 	ri = calloc((size_t)n, sizeof *ri);
 	if (!ri) {
-		say(res->detail, sizeof res->detail, "out of memory");
+		pki_say(res->detail, sizeof res->detail, "out of memory");
 		rc = -1;
 		goto done;
 	}
@@ -1392,8 +835,8 @@ int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 					continue;
 				}
 				ri[i].st = RS_UNKNOWN;
-				say(ri[i].why, sizeof ri[i].why, "no issuer for anchor '%s'",
-				    subj(x, e, sizeof e));
+				pki_say(ri[i].why, sizeof ri[i].why, "no issuer for anchor '%s'",
+				    pki_subj(x, e, sizeof e));
 			} else {
 				crl_status(t, x, sk_X509_value(chain, i + 1), now, &ri[i]);
 				if (ri[i].st == RS_UNKNOWN && t->ocsp)
@@ -1412,7 +855,7 @@ int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 		if (any_unknown) {
 			X509 *x = sk_X509_value(chain, first_unknown);
 			VERDICT(PKI_REVOCATION_UNKNOWN, "revocation status of '%s' unknown: %s",
-				subj(x, e, sizeof e), ri[first_unknown].why);
+				pki_subj(x, e, sizeof e), ri[first_unknown].why);
 		}
 		snprintf(res->revocation, sizeof res->revocation, "%s", any_ocsp ? "ocsp" : "crl");
 	}
@@ -1422,17 +865,17 @@ int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 	{
 		X509 *top = sk_X509_value(chain, n - 1);
 		char as[256];
-		subj(top, as, sizeof as);
-		say(res->detail, sizeof res->detail, "signed by '%s' at %s; chain to '%s'; revocation by %s",
-		    s, fmt_time(res->signing_time, tb, sizeof tb), as, res->revocation);
+		pki_subj(top, as, sizeof as);
+		pki_say(res->detail, sizeof res->detail, "signed by '%s' at %s; chain to '%s'; revocation by %s",
+		    s, pki_fmt_time(res->signing_time, tb, sizeof tb), as, res->revocation);
 		for (int i = 0; i < n; i++) {
 			X509 *x = sk_X509_value(chain, i);
 			if (X509_cmp_time(X509_get0_notAfter(x), &now) < 0) {
 				size_t l = strlen(res->detail);
 				res->expired_since = 1;
-				say(res->detail + l, sizeof res->detail - l,
-				    "; note: '%s' has expired since (notAfter %s)", subj(x, e, sizeof e),
-				    fmt_asn1(X509_get0_notAfter(x), tb2, sizeof tb2));
+				pki_say(res->detail + l, sizeof res->detail - l,
+				    "; note: '%s' has expired since (notAfter %s)", pki_subj(x, e, sizeof e),
+				    pki_fmt_asn1(X509_get0_notAfter(x), tb2, sizeof tb2));
 				break;
 			}
 		}

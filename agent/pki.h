@@ -1,10 +1,12 @@
 /*
- * pki.h - signing and verifying baselines: OpenSSL CMS (detached, DER) over
- * the exact manifest bytes, X.509 chains to the plant's trust anchors, the
- * code-signing usage policy, certificate validity at signing time, and
- * revocation from CRLs and (optionally) OCSP.  Policy: docs/TRUST.md.
+ * pki.h - verifying baselines (verify, watch, sniff): OpenSSL CMS (detached,
+ * DER) over the exact manifest bytes, X.509 chains to the plant's trust
+ * anchors, the code-signing usage policy, certificate validity at signing
+ * time, and revocation from CRLs and (optionally) OCSP.  Also struct
+ * pki_signer, the description of a signer's certificate that manifests
+ * carry.  Policy: docs/TRUST.md.  Signing (plcguard register) is in sign.h.
  *
- * The verifier side (pki_trust_*, pki_verify) never touches a private key.
+ * Nothing declared here touches a private key.
  * Concurrent pki_verify() calls on one loaded struct pki_trust are safe (it
  * remembers, under its own lock, which CRL signatures it has checked, so a
  * CRL is checked once per run, not once per baseline).  No global mutable
@@ -17,6 +19,8 @@
 #include <stdint.h>
 #include <time.h>
 
+/* A signer's certificate, as a manifest records it (pki_cert_info() and
+ * pki_sign() of sign.h fill it) and pki_verify() reports it. */
 struct pki_signer {
 	char subject[512];     /* RFC 2253 one-line form */
 	char issuer[512];
@@ -24,22 +28,6 @@ struct pki_signer {
 	char cert_sha256[65];  /* SHA-256 of the DER certificate, hex */
 	time_t not_before, not_after;
 };
-
-/* ---- signing (plcguard register) ---- */
-
-/*
- * Sign msg[0..len) with the key and certificate (PEM files; chain optional,
- * may hold several intermediates).  Refuses, with a message in err, a key that
- * does not match the certificate, a certificate not currently valid, or one
- * without the code-signing usage.  On success *sig is malloc'd DER (caller
- * frees) and signer describes the certificate.  0 on success, -1 on error.
- * An encrypted key is decrypted with $PLCGUARD_KEY_PASS (never prompted for).
- */
-int pki_sign(const char *key_pem, const char *cert_pem, const char *chain_pem,
-	     const uint8_t *msg, size_t len, uint8_t **sig, size_t *siglen,
-	     struct pki_signer *signer, char *err, size_t errlen);
-
-/* ---- verification (verify, watch, sniff) ---- */
 
 enum pki_verdict {
 	PKI_OK = 0,
@@ -84,13 +72,5 @@ struct pki_result {
  */
 int pki_verify(struct pki_trust *t, const uint8_t *sig, size_t siglen,
 	       const uint8_t *msg, size_t len, struct pki_result *res);
-
-
-
-/* Describe a certificate (PEM file) for the manifest and check, before any
- * work is done, that it could sign: valid now and code-signing usage.
- * 0 on success; -1 with err naming the file and the problem. */
-int pki_cert_info(const char *cert_pem, struct pki_signer *out, char *err,
-		  size_t errlen);
 
 #endif

@@ -27,6 +27,7 @@
 #include "manifest.h"
 #include "pg_limits.h"
 #include "pki.h"
+#include "sign.h"
 #include "util.h"
 
 static int write_file(const char *dir, const char *name, const void *p, size_t n)

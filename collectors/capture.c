@@ -1068,6 +1068,8 @@ int pg_capture_live(struct pg_capture *c, const struct pg_live_opts *o,
 		pcap_close(p);
 		return -1;
 	}
+	if (o->ready)
+		o->ready(o->ready_arg);
 	struct live_ctx l = { c, pcap_datalink(p),
 			      pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO, 0 };
 	{

@@ -45,11 +45,16 @@ struct pg_live_opts {
 	unsigned heartbeat_s;        /* "sensor.heartbeat" every so many seconds; 0: none */
 	uint64_t max_packets;        /* 0: unlimited (tests) */
 	unsigned duration_s;         /* 0: until a signal */
+	/* Called once the device is open and privileges are dropped, before
+	 * capture.live and the first packet (NULL: nothing): start-up work
+	 * that must not run as root.  Not called when setup fails. */
+	void (*ready)(void *arg);
+	void *ready_arg;
 };
 
-/* Open the device, set the filter, drop privileges, then capture until
- * stop is set, max_packets or duration is reached.  -1 with msg on setup
- * failure. */
+/* Open the device, set the filter, drop privileges, call o->ready, then
+ * capture until stop is set, max_packets or duration is reached.  -1 with
+ * msg on setup failure. */
 int pg_capture_live(struct pg_capture *c, const struct pg_live_opts *o,
 		    char *msg, size_t msglen);
 

@@ -11,7 +11,8 @@
 # The station and the PLC replay, over real TCP sockets, the application bytes
 # of samples/captures/s7_download.pcap and umas_download.pcap in their order
 # (tests/e2e/live_traffic.py), while the sniffer runs as root only long enough
-# to open plc0 and then as nobody.  Expected objects: samples/captures/README.md.
+# to open plc0 and then as nobody; with --check-store --ocsp it asks the OCSP
+# responder only as nobody.  Expected objects: samples/captures/README.md.
 # Nothing outside the two namespaces is touched; both are deleted on exit.
 # Skipped (77) when not root or when namespaces cannot be made.
 . "$(dirname "$0")/lib.sh"
@@ -314,5 +315,40 @@ expect_out "pgnosuch$$: .*[a-z]" "and says what is wrong with it"
 expect_exit 74 "an invalid --filter" -- in_plc "$PLCGUARD" sniff -i plc0 --no-baselines --filter 'tcp port banana' --duration 1
 expect_out 'filter "tcp port banana"' "the message names the filter"
 expect_exit 64 "-i and -r together are a usage error" -- "$PLCGUARD" sniff -i plc0 -r "$C/s7_download.pcap"
+
+# --- 6. OCSP is never asked as root ------------------------------------------
+# --check-store checks every baseline at start-up; with only the root's CRL the
+# engineer's status must come from OCSP.  The responder (openssl ocsp, in
+# NS_PLC) sits behind a relay that notes which uid owns each connecting
+# socket: every request must come from nobody, after the drop, and both
+# baselines must then verify by OCSP.
+OCSP_PORT=${PG_OCSP_PORT:-18888}   # what make_pki wrote into the leaves' AIA
+if in_plc bash "$PG_SRC/tests/pki/ocsp-responder.sh" "$PKI" $((OCSP_PORT + 1)) >"$T/ocsp.out" 2>&1; then
+	BG+=("$(cat "$PKI/ocsp.pid")")
+	rm -f "$T/relay.ready" "$T/relay.log"
+	in_plc "$PY" "$PG_SRC/tests/e2e/ocsp_uid_proxy.py" "$OCSP_PORT" $((OCSP_PORT + 1)) \
+		"$T/relay.log" "$T/relay.ready" >"$T/relay.out" 2>&1 &
+	BG+=("$!")
+	for _ in $(seq 100); do
+		[ -e "$T/relay.ready" ] && break
+		sleep 0.05
+	done
+	if start_sniff "$T/live6.json" --trust "$PKI/trust" --crl "$PKI/crl-partial" --ocsp \
+		--check-store --duration 2; then
+		wait_sniff 10
+		[ "$SNIFF_RC" -eq 0 ] && pass "--check-store --ocsp live as root: exit 0" ||
+			{ fail "--check-store --ocsp: exit $SNIFF_RC, expected 0"; sed 's/^/      | /' "$T/live6.json.err"; }
+		uids=$(sort -u "$T/relay.log" 2>/dev/null | xargs)
+		[ "$uids" = "$NOBODY" ] &&
+			pass "every OCSP request at start-up came from uid $NOBODY (nobody), none from root ($(wc -l <"$T/relay.log") requests)" ||
+			fail "OCSP requests came from uids '${uids:-none}', expected only $NOBODY"
+		expect_count "$T/live6.json" "e['kind']=='baseline.invalid'" 0 "both baselines verified by OCSP after the drop"
+		expect_count "$T/live6.json" "e['kind']=='sniff.summary' and e['stats']['baselines']==2" 1 "summary: 2 baselines checked at start-up"
+	else
+		fail "--check-store --ocsp run did not start: $(cat "$T/live6.json.err")"
+	fi
+else
+	fail "OCSP responder did not start in $NS_PLC: $(cat "$T/ocsp.out")"
+fi
 
 finish

@@ -1,7 +1,8 @@
 /*
- * test_pki.c - agent/pki.c against a throw-away PKI made at test time by
- * tests/pki/mkpki.sh (openssl CLI) and the real 'openssl ocsp' responder on
- * 127.0.0.1.  Every verdict of enum pki_verdict is produced at least once.
+ * test_pki.c - agent/pki.c (verifying) and agent/sign.c (signing) against a
+ * throw-away PKI made at test time by tests/pki/mkpki.sh (openssl CLI) and
+ * the real 'openssl ocsp' responder on 127.0.0.1.  Every verdict of enum
+ * pki_verdict is produced at least once.
  *
  * Needs PG_SRC (set by ctest) and the openssl CLI; exits 77 (skip) otherwise.
  */
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "pki.h"
+#include "sign.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -28,6 +28,7 @@
 #include "manifest.h"
 #include "match.h"
 #include "pki.h"
+#include "sign.h"
 #include "store.h"
 #include "storeidx.h"
 #include "util.h"
