@@ -104,6 +104,9 @@ struct pg_watch {
 	int state_dirty;
 	struct timespec start, last_save, next_hb, next_rescan, next_limit;
 	int limit_said;
+	unsigned long long limit_quiet;   /* folders not watched since said */
+	struct timespec last_limit;
+	int queue_max;                    /* max_queued_events of our instance */
 	unsigned long long overflows, overflows_said, rescans, verifications;
 	char moved_from[PATH_MAX];
 	uint32_t moved_cookie;
@@ -337,6 +340,12 @@ static int inotify_open(struct pg_watch *w)
 {
 	int before[64], after[64];
 	int nb = inotify_fds(before, 64);
+	/* the kernel sizes the queue of the new instance from this, now */
+	FILE *qf = fopen("/proc/sys/fs/inotify/max_queued_events", "re");
+	if (!qf || fscanf(qf, "%d", &w->queue_max) != 1)
+		w->queue_max = -1;
+	if (qf)
+		fclose(qf);
 	if (!inotifytools_initialize())
 		return -1;
 	int na = inotify_fds(after, 64);
@@ -354,11 +363,17 @@ static int inotify_open(struct pg_watch *w)
 
 static void say_limit(struct pg_watch *w, const char *path, int e)
 {
-	/* once per minute at most: a limit hit is hit again and again */
+	/* at most once a minute: a limit that is hit is hit again at every
+	 * rescan; the folders not watched meanwhile are counted */
 	struct timespec t = now_mono();
-	if (w->limit_said && ms_between(w->next_limit, t) < 0 && e == ENOSPC)
+	if (w->limit_said && ms_between(w->last_limit, t) < 60000) {
+		w->limit_quiet++;
 		return;
+	}
+	w->last_limit = t;
 	w->limit_said = 1;
+	unsigned long long quiet = w->limit_quiet;
+	w->limit_quiet = 0;
 	struct pg_event ev;
 	ev_start(&ev, PG_SRC_SELF, e == ENOSPC ? PG_K_WATCH_LIMIT : PG_K_WATCH_ERROR, PG_SEV_WARNING);
 	set_object(&ev, path);
@@ -367,6 +382,7 @@ static void say_limit(struct pg_watch *w, const char *path, int e)
 	if (e == ENOSPC) {
 		pg_event_set_int(&ev, "max_user_watches", inotifytools_get_max_user_watches());
 		pg_event_set_int(&ev, "rescan_s", w->cfg.limit_rescan_s);
+		pg_event_set_int(&ev, "not_said", (long long)quiet);
 		pg_event_text(&ev, "cannot watch all of %s: the inotify watch limit (fs.inotify.max_user_watches = %d) "
 			      "is reached; what is not watched is rescanned every %d s",
 			      path, inotifytools_get_max_user_watches(), w->cfg.limit_rescan_s);
@@ -1116,11 +1132,11 @@ static void drain_inotify(struct pg_watch *w)
 		struct pg_event ev;
 		ev_start(&ev, PG_SRC_SELF, PG_K_WATCH_OVERFLOW, PG_SEV_WARNING);
 		pg_event_set_int(&ev, "overflows", (long long)w->overflows);
-		pg_event_set_int(&ev, "max_queued_events", inotifytools_get_max_queued_events());
+		pg_event_set_int(&ev, "max_queued_events", w->queue_max);
 		pg_event_set_int(&ev, "projects", (long long)w->np);
 		pg_event_text(&ev, "the kernel's inotify queue overflowed (fs.inotify.max_queued_events = %d): "
 			      "changes were not seen one by one; every project is verified again",
-			      inotifytools_get_max_queued_events());
+			      w->queue_max);
 		publish(w, &ev);
 		w->overflows_said = w->overflows;
 		/* watches of folders made during the storm */
