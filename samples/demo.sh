@@ -48,6 +48,10 @@ run "$PLCGUARD" diff --trust "$pki/trust" --crl "$pki/crl" --store "$store" "$wo
 rc2=$?
 run "$PLCGUARD" verify --trust "$pki/trust" --crl "$pki/crl" --store "$store" "$work/projects/line3.zap16"
 rc3=$?
+say "The EWS watcher's view of the same folder (plcguard watch --once: what a running agent reports)"
+run "$PLCGUARD" watch --once --no-fanotify --trust "$pki/trust" --crl "$pki/crl" --store "$store" \
+	"$work/projects"
+rc10=$?
 
 say "On the wire: an approved S7 download (OB1, FC10, FB20, DB1) seen on the SPAN port"
 run "$PLCGUARD" sniff --trust "$pki/trust" --crl "$pki/crl" --store "$store" \
@@ -83,8 +87,9 @@ set -e
 
 say "Result"
 if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ] && [ $rc5 -eq 1 ] && [ $rc6 -eq 0 ] &&
-   [ $rc7 -eq 0 ] && [ $rc8 -eq 0 ] && [ $rc9 -eq 1 ]; then
-	echo "tamper caught: pump_station and s7_blocks differ (exit 1), line3.zap16 still verified (exit 0)"
+   [ $rc7 -eq 0 ] && [ $rc8 -eq 0 ] && [ $rc9 -eq 1 ] && [ $rc10 -eq 1 ]; then
+	echo "tamper caught: pump_station and s7_blocks differ (exit 1), line3.zap16 still verified (exit 0);"
+	echo "      the watcher reports both as file.tampered (exit 1)"
 	echo "wire: the approved downloads match their baselines (exit 0); the tampered session"
 	echo "      differs (exit 1): OB1 DIFFERS, FB99 UNKNOWN, PLC stop reported;"
 	echo "      the filtered export still matches block for block; the refused FB20 is told apart;"
@@ -93,5 +98,5 @@ if [ $rc1 -eq 1 ] && [ $rc2 -eq 1 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ] && [ $rc
 	rm -rf "$work"
 	exit 0
 fi
-echo "UNEXPECTED: exits $rc1 $rc2 $rc3 $rc4 $rc5 $rc6 $rc7 $rc8 $rc9 (wanted 1 1 0 0 1 0 0 0 1); files kept in $work" >&2
+echo "UNEXPECTED: exits $rc1 $rc2 $rc3 $rc4 $rc5 $rc6 $rc7 $rc8 $rc9 $rc10 (wanted 1 1 0 0 1 0 0 0 1 1); files kept in $work" >&2
 exit 1

@@ -1360,8 +1360,8 @@ static void say_start(struct pg_watch *w)
 	pg_event_set_bool(&ev, "state", w->have_prev);
 	pg_event_set_int(&ev, "rescan_s", w->cfg.rescan_s);
 	pg_event_set_int(&ev, "heartbeat_s", w->cfg.heartbeat_s);
-	pg_event_text(&ev, "watching %zu registered projects%s%s", w->np,
-		      w->ffd >= 0 ? "; writers named by fanotify" : "; ",
+	pg_event_text(&ev, "watching %zu registered projects; %s%s", w->np,
+		      w->ffd >= 0 ? "writers named by fanotify" : "writers not named: ",
 		      w->ffd >= 0 ? "" : w->fan_note);
 	publish(w, &ev);
 }
@@ -1370,7 +1370,7 @@ int pg_watch_run(struct pg_watch *w, char *err, size_t errlen)
 {
 	setup_watches(w);
 	fan_open(w);
-	if (w->ffd < 0)
+	if (w->ffd < 0 && !w->cfg.no_fanotify)
 		fprintf(stderr, "plcguard watch: notice: %s\n", w->fan_note);
 	say_start(w);
 	/* changes made while the watches were being set up are in the queue:
