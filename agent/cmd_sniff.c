@@ -41,6 +41,7 @@
 
 #include "capture.h"
 #include "flow.h"
+#include "lines.h"
 #include "cli.h"
 #include "match.h"
 #include "pki.h"
@@ -55,9 +56,7 @@ struct sink {
 	unsigned char *reported;       /* per store entry: baseline.invalid sent */
 	size_t *pending;               /* found unusable, to report */
 	size_t npending, cappending;
-	FILE *out;
-	int json;
-	int flush_each;
+	struct pg_lines_sink lines;    /* where the events are written */
 	int extract_fd;
 	const char *extract_dir;
 	struct pg_matcher *m;
@@ -67,7 +66,6 @@ struct sink {
 	uint64_t v_matches, v_differs, v_unknown, v_incomplete, v_invalid, v_unverifiable;
 	uint64_t extracted, extract_errors;
 	int not_clean;
-	int write_error;
 };
 
 static struct pg_capture *g_cap;
@@ -228,19 +226,7 @@ static void sink_emit(void *arg, struct pg_event *ev)
 	}
 	if (ev->verdict != PG_VERDICT_NONE && ev->verdict != PG_VERDICT_MATCHES)
 		k->not_clean = 1;
-	if (k->json) {
-		char *j = pg_event_json(ev);
-		if (!j || fputs(j, k->out) == EOF || fputc('\n', k->out) == EOF)
-			k->write_error = 1;
-		free(j);
-	} else {
-		char line[2048];
-		pg_event_human(ev, line, sizeof line);
-		if (fputs(line, k->out) == EOF || fputc('\n', k->out) == EOF)
-			k->write_error = 1;
-	}
-	if (k->flush_each && fflush(k->out) != 0)
-		k->write_error = 1;
+	pg_lines_write(&k->lines, ev);
 	if (k->npending)
 		flush_bad(k);
 }
@@ -407,13 +393,13 @@ static void summary(struct sink *k, struct pg_sniff *s, struct pg_capture *cap)
 		      (unsigned long long)t->gaps, (unsigned long long)t->gap_bytes,
 		      (unsigned long long)t->overlap_conflicts,
 		      (unsigned long long)(t->kernel_drops + t->if_drops));
-	if (!k->json) {
+	if (!k->lines.json) {
 		/* Human mode: the per-kind counts as a small table after the line. */
 		pg_sniff_emit(s, &ev);
-		fprintf(k->out, "  events by kind:\n");
+		fprintf(k->lines.out, "  events by kind:\n");
 		for (size_t i = 0; i < k->nkinds; i++)
 			if (strcmp(k->kinds[i], "sniff.summary") != 0)
-				fprintf(k->out, "    %-24s %llu\n", k->kinds[i],
+				fprintf(k->lines.out, "    %-24s %llu\n", k->kinds[i],
 					(unsigned long long)k->kind_n[i]);
 		return;
 	}
@@ -537,9 +523,9 @@ int cmd_sniff(int argc, char **argv)
 	int rc = PG_EXIT_OK;
 	struct sink k;
 	memset(&k, 0, sizeof k);
-	k.json = json;
+	k.lines.json = json;
 	k.extract_fd = -1;
-	k.out = stdout;
+	k.lines.out = stdout;
 	struct pki_trust *t = NULL;
 	struct pg_store st;
 	struct startup su = { &k, check_store };
@@ -550,8 +536,8 @@ int cmd_sniff(int argc, char **argv)
 
 	if (out) {
 		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-		k.out = fd < 0 ? NULL : fdopen(fd, "a");
-		if (!k.out) {
+		k.lines.out = fd < 0 ? NULL : fdopen(fd, "a");
+		if (!k.lines.out) {
 			fprintf(stderr, "plcguard sniff: %s: %s\n", out, strerror(errno));
 			if (fd >= 0)
 				close(fd);
@@ -559,14 +545,14 @@ int cmd_sniff(int argc, char **argv)
 			goto done;
 		}
 	}
-	k.flush_each = iface != NULL;
+	k.lines.flush_each = iface != NULL;
 	/* Reading files into a file or pipe: 64 KiB writes instead of stdio's
 	 * 4 KiB (with --pdus, 670k events on the 100 MB bench capture made
 	 * 54k write calls).  A terminal keeps its line buffering, and a live
 	 * capture flushes every event anyway. */
 	static char outbuf[64 << 10];
-	if (!k.flush_each && !isatty(fileno(k.out)))
-		setvbuf(k.out, outbuf, _IOFBF, sizeof outbuf);
+	if (!k.lines.flush_each && !isatty(fileno(k.lines.out)))
+		setvbuf(k.lines.out, outbuf, _IOFBF, sizeof outbuf);
 	if (xdir) {
 		if (pg_mkdirs(xdir, 0750) != 0 && errno != EEXIST) {
 			fprintf(stderr, "plcguard sniff: %s: %s\n", xdir, strerror(errno));
@@ -658,15 +644,15 @@ int cmd_sniff(int argc, char **argv)
 	if (rc == PG_EXIT_OK && k.not_clean)
 		rc = PG_EXIT_DIFFERS;
 done:
-	if (k.out && fflush(k.out) != 0)
-		k.write_error = 1;
-	if (k.write_error) {
+	if (k.lines.out && fflush(k.lines.out) != 0)
+		k.lines.write_error = 1;
+	if (k.lines.write_error) {
 		fprintf(stderr, "plcguard sniff: writing events to %s failed: %s\n",
 			out ? out : "standard output", strerror(errno));
 		rc = PG_EXIT_IO;
 	}
-	if (k.out && k.out != stdout)
-		fclose(k.out);
+	if (k.lines.out && k.lines.out != stdout)
+		fclose(k.lines.out);
 	if (k.extract_fd >= 0)
 		close(k.extract_fd);
 	flowtab_free(ft);
