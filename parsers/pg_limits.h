@@ -136,6 +136,7 @@
 #define PG_WSTATE_MAX_PATH     4096         /* bytes of a project path */
 #define PG_WATCH_MAX_CHANGES   50           /* changes listed in one file.tampered */
 #define PG_WATCH_MAX_WRITERS   8            /* writing processes named per project */
+#define PG_WATCH_DRAIN         4096         /* inotify events read before other work gets a turn */
 #define PG_WATCH_MAX_CANDIDATES 100000      /* folders waiting to be looked at for file.unsigned */
 
 #endif

@@ -97,6 +97,7 @@ struct pg_watch {
 	char fan_note[200];        /* why there is no writer attribution */
 	volatile sig_atomic_t stop;
 	int reload;
+	const char *stop_reason;
 	char *crl_real, *store_real;  /* watched: a change there reloads */
 	int reload_due;
 	struct timespec reload_at;
@@ -720,6 +721,10 @@ static void add_msgs(struct pg_event *ev, const struct pg_verify_result *r)
 
 static enum pg_wstatus wstatus_of(const struct pg_verify_result *r, const char *path)
 {
+	/* a change that was seen is said as a change even when some other
+	 * part of the project could not be read */
+	if (r->status == PG_VS_IO && r->compared && r->changes.n)
+		return PG_WS_DIFFERS;
 	switch (r->status) {
 	case PG_VS_VERIFIED: return PG_WS_VERIFIED;
 	case PG_VS_DIFFERS: return PG_WS_DIFFERS;
@@ -824,19 +829,62 @@ static void say_expired(struct pg_watch *w, struct wproj *p, const struct pg_bas
 	publish(w, &ev);
 }
 
+static int drain_inotify(struct pg_watch *w);
+
+/* SIGTERM/SIGINT/SIGHUP, read between verifications too: a long pass
+ * must not hold up a stop. */
+static void check_signals(struct pg_watch *w)
+{
+	struct signalfd_siginfo si;
+	while (w->sfd >= 0 && read(w->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			w->reload = 1;
+		} else {
+			w->stop = 1;
+			w->stop_reason = si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT";
+		}
+	}
+}
+
 /* Verify project p now; publish when what is found is new.  Returns 1 when
  * something was published. */
 static int verify_one(struct pg_watch *w, struct wproj *p, const char *trigger, int quiet_ok)
 {
-	struct pg_baseline **c = NULL;
-	size_t nc = 0;
-	pg_verify_candidates(&w->st, p->path, &c, &nc);
-	struct pg_verify_opts vo = { w->cfg.jobs, 0, 0, 1 };
 	struct pg_verify_result r;
-	pg_verify_project(p->path, c, nc, &vo, &r);
-	free(c);
-	w->verifications++;
-	enum pg_wstatus ws = wstatus_of(&r, p->path);
+	struct stat lst;
+	enum pg_wstatus ws;
+	if (lstat(p->path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+		/* the registered path was a real folder or file: a symbolic link
+		 * there now is a replacement, whatever it points at */
+		memset(&r, 0, sizeof r);
+		r.status = PG_VS_IO;
+		r.msgs = calloc(1, sizeof *r.msgs);
+		if (r.msgs) {
+			r.msgs[0].cls = PG_VM_ERROR;
+			r.msgs[0].text = strdup("the project was replaced by a symbolic link");
+			r.n_msgs = r.msgs[0].text ? 1 : 0;
+		}
+		ws = PG_WS_MISSING;
+	} else {
+		struct pg_baseline **c = NULL;
+		size_t nc = 0;
+		pg_verify_candidates(&w->st, p->path, &c, &nc);
+		struct pg_verify_opts vo = { w->cfg.jobs, 0, 0, 1 };
+		pg_verify_project(p->path, c, nc, &vo, &r);
+		free(c);
+		w->verifications++;
+		ws = wstatus_of(&r, p->path);
+		if (ws == PG_WS_UNREADABLE && !w->cfg.once) {
+			/* typically a file written while it was hashed: if the
+			 * project changed meanwhile, verify it again once it is
+			 * quiet instead of calling it unreadable */
+			drain_inotify(w);
+			if (p->dirty) {
+				pg_verify_result_free(&r);
+				return 0;
+			}
+		}
+	}
 	uint8_t dg[32];
 	int has_dg = r.compared;
 	if (has_dg)
@@ -858,10 +906,10 @@ static int verify_one(struct pg_watch *w, struct wproj *p, const char *trigger, 
 		p->has_digest = has_dg;
 		if (has_dg)
 			memcpy(p->digest, dg, 32);
+		if (!p->bid || !bid || strcmp(p->bid, bid) != 0)
+			p->flags = 0;      /* another baseline: its own flags */
 		free(p->bid);
 		p->bid = bid ? strdup(bid) : NULL;
-		if (!p->bid || !bid || strcmp(p->bid, bid) != 0)
-			p->flags = 0;
 		w->state_dirty = 1;
 	}
 	/* a signer whose certificate has expired since it signed: said once */
@@ -1016,6 +1064,7 @@ static int save_state(struct pg_watch *w)
 	char err[700];
 	int rc = pg_wstate_save(w->cfg.state_file, &s, err, sizeof err);
 	free(s.v);           /* the strings are the projects' */
+	w->last_save = now_mono();   /* a failing save is retried a second later, not at once */
 	if (rc) {
 		struct pg_event ev;
 		ev_start(&ev, PG_SRC_SELF, PG_K_WATCH_ERROR, PG_SEV_WARNING);
@@ -1123,11 +1172,20 @@ static void on_inotify(struct pg_watch *w, struct inotify_event *e)
 	}
 }
 
-static void drain_inotify(struct pg_watch *w)
+/* Read what inotify has, at most PG_WATCH_DRAIN events at a time so that a
+ * flood cannot starve verifications, heartbeats and signals; 1 when more
+ * may be waiting. */
+static int drain_inotify(struct pg_watch *w)
 {
 	struct inotify_event *e;
-	while ((e = inotifytools_next_events(0, 1)) != NULL) /* 0: do not block */
+	int n = 0, more = 0;
+	while ((e = inotifytools_next_events(0, 1)) != NULL) { /* 0: do not block */
 		on_inotify(w, e);
+		if (++n >= PG_WATCH_DRAIN) {
+			more = 1;
+			break;
+		}
+	}
 	if (w->overflows > w->overflows_said) {
 		struct pg_event ev;
 		ev_start(&ev, PG_SRC_SELF, PG_K_WATCH_OVERFLOW, PG_SEV_WARNING);
@@ -1142,6 +1200,7 @@ static void drain_inotify(struct pg_watch *w)
 		/* watches of folders made during the storm */
 		setup_watches(w);
 	}
+	return more;
 }
 
 static void heartbeat(struct pg_watch *w)
@@ -1204,6 +1263,7 @@ static void process_due(struct pg_watch *w, int force)
 		if (w->ffd >= 0)
 			fan_read(w);
 		verify_one(w, p, trigger, 0);
+		check_signals(w);
 		t = now_mono();
 	}
 	size_t k = 0;
@@ -1268,6 +1328,7 @@ static void first_pass(struct pg_watch *w)
 		p = &w->p[i];
 		p->dirty = 0;
 		verify_one(w, p, w->have_prev && p->known ? "catchup" : "start", 1);
+		check_signals(w);
 	}
 	for (size_t i = 0; i < w->nroots; i++)
 		look_for_unsigned(w, w->roots[i], 0);
@@ -1376,42 +1437,35 @@ int pg_watch_run(struct pg_watch *w, char *err, size_t errlen)
 	/* changes made while the watches were being set up are in the queue:
 	 * the first pass sees the files as they are after them */
 	first_pass(w);
-	drain_inotify(w);
-	for (size_t i = 0; i < w->np; i++)
-		w->p[i].dirty = 0;   /* already verified after those events */
+	/* events of the first pass (including those of the project being
+	 * verified when they came) leave their projects dirty: verified again,
+	 * and said only if that finds something new */
 	if (w->cfg.state_file)
 		save_state(w);
 	struct timespec t = now_mono();
 	w->next_hb = add_ms(t, (long long)w->cfg.heartbeat_s * 1000);
 	w->next_rescan = add_ms(t, (long long)w->cfg.rescan_s * 1000);
 	w->next_limit = add_ms(t, (long long)w->cfg.limit_rescan_s * 1000);
-	const char *stop_reason = w->cfg.once ? "once" : "stopped";
+	if (!w->stop_reason)
+		w->stop_reason = w->cfg.once ? "once" : "stopped";
+	int more = 0;
 	while (!w->stop && !w->cfg.once) {
 		struct pollfd fds[3] = {
 			{ w->ifd, POLLIN, 0 }, { w->sfd, POLLIN, 0 }, { w->ffd, POLLIN, 0 },
 		};
 		int nf = w->ffd >= 0 ? 3 : 2;
-		int r = poll(fds, (nfds_t)nf, (int)next_deadline_ms(w));
+		int r = poll(fds, (nfds_t)nf, more ? 0 : (int)next_deadline_ms(w));
 		if (r < 0 && errno != EINTR) {
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			w->io_error = 1;
 			break;
 		}
-		if (r > 0 && (fds[1].revents & POLLIN)) {
-			struct signalfd_siginfo si;
-			while (read(w->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-				if (si.ssi_signo == SIGHUP) {
-					w->reload = 1;
-				} else {
-					w->stop = 1;
-					stop_reason = si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT";
-				}
-			}
-		}
+		if (r > 0 && (fds[1].revents & POLLIN))
+			check_signals(w);
 		if (r > 0 && nf == 3 && (fds[2].revents & POLLIN))
 			fan_read(w);
-		if (r > 0 && (fds[0].revents & POLLIN))
-			drain_inotify(w);
+		/* libinotifytools may hold events it read already: ask every turn */
+		more = drain_inotify(w);
 		if (w->reload) {
 			w->reload = 0;
 			w->reload_due = 0;
@@ -1459,20 +1513,21 @@ int pg_watch_run(struct pg_watch *w, char *err, size_t errlen)
 			break;
 		}
 	}
-	/* stopping: what is pending is verified now, nothing is left unsaid */
-	if (!w->io_error) {
-		drain_inotify(w);
-		process_due(w, 1);
-	}
+	/* stopping: a project still waiting for its verification keeps, in the
+	 * state, what was last found, so the next start's catch-up reports its
+	 * change; nothing pending holds up the stop */
+	for (size_t i = 0; i < w->np; i++)
+		if (w->p[i].known && w->p[i].st != PG_WS_VERIFIED)
+			w->findings = 1;
 	if (w->cfg.state_file)
 		save_state(w);
 	struct pg_event ev;
 	ev_start(&ev, PG_SRC_SELF, PG_K_AGENT_STOP, PG_SEV_INFO);
-	pg_event_set_str(&ev, "reason", w->io_error ? "error" : stop_reason);
+	pg_event_set_str(&ev, "reason", w->io_error ? "error" : w->stop_reason);
 	pg_event_set_int(&ev, "uptime_s", (long long)(ms_between(w->start, now_mono()) / 1000));
 	pg_event_set_int(&ev, "verifications", (long long)w->verifications);
 	pg_event_set_bool(&ev, "state_saved", w->cfg.state_file && !w->state_dirty);
-	pg_event_text(&ev, "watcher stopped (%s)", w->io_error ? err : stop_reason);
+	pg_event_text(&ev, "watcher stopped (%s)", w->io_error ? err : w->stop_reason);
 	publish(w, &ev);
 	return w->io_error ? -1 : 0;
 }

@@ -248,11 +248,13 @@ int pg_wstate_save(const char *file, const struct pg_wstate *s, char *err, size_
 	char *dir = strdup(file);
 	char *slash = dir ? strrchr(dir, '/') : NULL;
 	int rc = -1;
-	if (slash) {
+	if (!dir) {
+		snprintf(err, errlen, "%s: out of memory", file);
+	} else if (slash) {
 		*slash = 0;
 		rc = pg_write_atomic(*dir ? dir : "/", slash + 1, txt, len, err, errlen);
 	} else {
-		snprintf(err, errlen, "%s: not a path with a folder", file);
+		rc = pg_write_atomic(".", file, txt, len, err, errlen);
 	}
 	free(dir);
 	free(txt);

@@ -179,7 +179,19 @@ expect_count "$EV" 'e["kind"]=="file.unsigned" and e["path"].endswith("/line4.za
 : >"$EV"
 "$PLCGUARD" watch --trust "$PKI/trust" --crl "$PKI/crl" --store "$T/store" --json \
 	--out "$EV" --state "$T/watch.state" --once "$R" 2>"$T/watch.err"
+rc=$?
 expect_count "$EV" 'e["kind"]=="file.tampered"' 0 "a second catch-up with nothing changed repeats no finding"
+[ "$rc" = 1 ] && pass "--once still exits 1 while a project stays tampered" || fail "--once with an unchanged finding: exit $rc"
+echo "--- a project replaced by a symbolic link (to another, signed project)"
+mv "$R/s7_blocks" "$T/s7_real"
+ln -s "$R/pump_station" "$R/s7_blocks"
+: >"$EV"
+"$PLCGUARD" watch --trust "$PKI/trust" --crl "$PKI/crl" --store "$T/store" --json \
+	--out "$EV" --state "$T/watch.state" --once "$R" 2>"$T/watch.err"
+expect_count "$EV" 'e["kind"]=="file.missing" and e["path"].endswith("/s7_blocks") and "symbolic link" in e["text"] + json.dumps(e.get("messages"))' 1 "a symbolic link in place of a project is not verified through it"
+expect_count "$EV" 'e["kind"]=="file.verified" and e["path"].endswith("/s7_blocks")' 0 "and never said verified"
+rm "$R/s7_blocks"
+mv "$T/s7_real" "$R/s7_blocks"
 cp "$T/orig/pump_station/plc.xml" "$R/pump_station/plc.xml"
 cp "$T/orig/tia_line/System/part3.plf" "$R/tia_line/System/part3.plf"
 rm "$R/line4.zap16"
