@@ -558,6 +558,12 @@ static void look_for_unsigned(struct pg_watch *w, const char *path, int depth)
 	if (p)
 		return;             /* inside a registered project: its own finding */
 	if (S_ISREG(st.st_mode)) {
+		if (depth > 0) {
+			/* found by walking a folder that is not a project */
+			if (project_file(path))
+				say_unsigned(w, path, 0);
+			return;
+		}
 		/* the project file of a project folder: the folder is the project */
 		char parent[PATH_MAX];
 		snprintf(parent, sizeof parent, "%s", path);
