@@ -121,18 +121,30 @@ expect_step 'e["kind"]=="file.tampered" and e["path"].endswith("/s7_blocks")' 1 
 cp "$T/orig/s7_blocks/DB1.mc7" "$R/s7_blocks/"
 wait_for 'e["kind"]=="file.verified"' 5
 
+# a save as the engineering tool makes it, in one process: every file
+# written to a temporary name and renamed over the old one
+tia_save() {
+	/usr/bin/python3 - "$R/tia_line" "${1:-}" <<'PY'
+import os, sys
+root, change = sys.argv[1], sys.argv[2]
+for d, _, files in os.walk(root):
+    for f in sorted(files):
+        p = os.path.join(d, f)
+        data = open(p, "rb").read()
+        if change and p.endswith(change):
+            data = b"changed by the save\n"
+        with open(p + ".~tmp", "wb") as o:
+            o.write(data)
+        os.rename(p + ".~tmp", p)
+PY
+}
 step "TIA-style save, same content"
-for f in "$R"/tia_line/System/*.plf "$R"/tia_line/IM/*.bin "$R/tia_line/tia_line.ap16"; do
-	cp "$f" "$f.~tmp" && mv "$f.~tmp" "$f"
-done
+tia_save
 settle
 expect_only 0 "a save of 51 files with the same content says nothing"
 
 step "TIA-style save, one part changed"
-for f in "$R"/tia_line/System/*.plf "$R"/tia_line/IM/*.bin; do
-	cp "$f" "$f.~tmp" && mv "$f.~tmp" "$f"
-done
-echo "part 7 changed" >"$R/tia_line/System/part7.~tmp" && mv "$R/tia_line/System/part7.~tmp" "$R/tia_line/System/part7.plf"
+tia_save System/part7.plf
 wait_for 'e["kind"]=="file.tampered"' 5
 expect_step 'e["kind"]=="file.tampered" and e["path"].endswith("/tia_line") and e["components"]["changed"]==1 and e["changes"][0]["name"]=="System/part7.plf"' 1 "a save of many files: one file.tampered naming the one part"
 expect_only 1 "TIA save: exactly one event"
