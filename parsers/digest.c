@@ -48,7 +48,7 @@ char *pg_hex(const uint8_t *in, size_t len, char *out)
 	return out;
 }
 
-static int hexval(char c)
+int pg_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -64,7 +64,7 @@ int pg_unhex(const char *hex, uint8_t *out, size_t len)
 	if (!hex || strlen(hex) != 2 * len)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = pg_hexval(hex[2 * i]), lo = pg_hexval(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);

@@ -24,5 +24,7 @@ void pg_sha256_free(struct pg_sha256_ctx *c);
 char *pg_hex(const uint8_t *in, size_t len, char *out);
 /* Parse exactly 2*len hex digits; 0 on success. */
 int pg_unhex(const char *hex, uint8_t *out, size_t len);
+/* The value of one hex digit, -1 when c is not one. */
+int pg_hexval(int c);
 
 #endif

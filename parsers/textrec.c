@@ -1,6 +1,8 @@
 /* textrec.c - see textrec.h. */
 #include "textrec.h"
 
+#include "digest.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,17 +38,6 @@ int pg_tr_is(const struct cur *f, const char *lit)
 	return cur_left(f) == n && cur_peek_eq(f, lit, n);
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 char *pg_tr_text(struct cur f, size_t max)
 {
 	size_t n = cur_left(&f);
@@ -59,7 +50,7 @@ char *pg_tr_text(struct cur f, size_t max)
 	while (cur_left(&f)) {
 		int ch = cur_u8(&f);
 		if (ch == '%') {
-			int a = hexval(cur_peek(&f, 0)), b = hexval(cur_peek(&f, 1));
+			int a = pg_hexval(cur_peek(&f, 0)), b = pg_hexval(cur_peek(&f, 1));
 			if (a < 0 || b < 0 || (a == 0 && b == 0)) {
 				free(o);
 				return NULL;
@@ -111,7 +102,7 @@ int pg_tr_hex(struct cur f, uint8_t *out, size_t n)
 	if (cur_left(&f) != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int a = hexval(cur_u8(&f)), b = hexval(cur_u8(&f));
+		int a = pg_hexval(cur_u8(&f)), b = pg_hexval(cur_u8(&f));
 		if (a < 0 || b < 0)
 			return -1;
 		out[i] = (uint8_t)(a << 4 | b);

@@ -85,7 +85,7 @@ patch_bytes() {
 # jcount FILE 'python expression on e' -> how many JSON lines of FILE match
 jcount() {
 	python3 - "$1" "$2" <<'PY'
-import json, sys
+import json, os, sys
 n = 0
 for line in open(sys.argv[1]):
     e = json.loads(line)
@@ -103,6 +103,25 @@ expect_count() {
 	local got
 	got=$(jcount "$1" "$2")
 	if [ "$got" = "$3" ]; then pass "$4"; else fail "$4: $got events match, expected $3 ($2)"; fi
+}
+
+# For the tests of a running watcher, whose events go to $EV:
+# wait_for EXPR N: until N events of $EV match (at most WAIT_TENTHS tenths of
+# a second, 200 unless set)
+wait_for() {
+	local i n=0
+	for i in $(seq 1 "${WAIT_TENTHS:-200}"); do
+		n=$(jcount "$EV" "$1")
+		[ "$n" -ge "$2" ] && break
+		sleep 0.1
+	done
+}
+# settle [N]: until N (2) more heartbeats follow, so that nothing is still
+# pending (debounced) when the counts are taken
+settle() {
+	local base
+	base=$(jcount "$EV" 'e["kind"]=="agent.heartbeat"')
+	wait_for 'e["kind"]=="agent.heartbeat"' $((base + ${1:-2}))
 }
 
 finish() {
