@@ -47,6 +47,7 @@ struct writer {
 	int pid;
 	long uid;
 	char exe[256];
+	int exited;
 };
 
 struct wproj {
@@ -279,6 +280,9 @@ static void note_writer(struct wproj *p, int pid)
 	snprintf(path, sizeof path, "/proc/%d/exe", pid);
 	ssize_t n = readlink(path, wr->exe, sizeof wr->exe - 1);
 	wr->exe[n > 0 ? n : 0] = 0;
+	/* fanotify reports asynchronously: a short-lived writer (sed -i, cp)
+	 * may be gone before its event is read. Say so rather than guess. */
+	wr->exited = n <= 0 && errno == ENOENT;
 	snprintf(path, sizeof path, "/proc/%d", pid);
 	struct stat st;
 	if (stat(path, &st) == 0)
@@ -421,8 +425,8 @@ static void watch_project(struct pg_watch *w, struct wproj *p)
 		*(slash == parent ? slash + 1 : slash) = 0;
 	/* The folder above: the project itself deleted, moved out and back,
 	 * or (a single-file project) saved by writing a new file over it. */
-	if (!inotifytools_watch_file(parent, IN_CREATE | IN_DELETE | IN_MOVED_FROM |
-					     IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB)) {
+	if (!inotifytools_watch_file(parent, WMASK)) { /* the same mask everywhere: re-adding a
+							 * watch replaces its mask */
 		int e = inotifytools_error();
 		if (e != ENOENT) {
 			say_limit(w, parent, e);
@@ -480,9 +484,12 @@ static int project_file(const char *path)
 	       has_suffix_num(name, "ap") || plcopen_xml(path);
 }
 
+static struct wproj *find_exact(struct pg_watch *w, const char *path);
+
 /* A folder that is a project: it holds a STEP 7 or TIA project file, the
- * STEP 7 offline block tables, or a PLCopen XML. */
-static int project_dir(const char *path)
+ * STEP 7 offline block tables, or a PLCopen XML that is not a registered
+ * project of its own (a folder of registered projects is not one). */
+static int project_dir(struct pg_watch *w, const char *path)
 {
 	DIR *d = opendir(path);
 	if (!d)
@@ -492,12 +499,14 @@ static int project_dir(const char *path)
 	char full[PATH_MAX];
 	while (!yes && (e = readdir(d))) {
 		const char *dot = strrchr(e->d_name, '.');
-		if (strcmp(e->d_name, "ombstx") == 0 || (dot && strcasecmp(dot, ".s7p") == 0) ||
-		    has_suffix_num(e->d_name, "ap"))
-			yes = 1;
-		else if (dot && strcasecmp(dot, ".xml") == 0 &&
-			 (size_t)snprintf(full, sizeof full, "%s/%s", path, e->d_name) < sizeof full)
-			yes = plcopen_xml(full);
+		int marker = strcmp(e->d_name, "ombstx") == 0 || (dot && strcasecmp(dot, ".s7p") == 0) ||
+			     has_suffix_num(e->d_name, "ap");
+		int xml = !marker && dot && strcasecmp(dot, ".xml") == 0;
+		if ((!marker && !xml) ||
+		    (size_t)snprintf(full, sizeof full, "%s/%s", path, e->d_name) >= sizeof full ||
+		    find_exact(w, full))
+			continue;
+		yes = marker || plcopen_xml(full);
 	}
 	closedir(d);
 	return yes;
@@ -570,7 +579,7 @@ static void look_for_unsigned(struct pg_watch *w, const char *path, int depth)
 		char *slash = strrchr(parent, '/');
 		if (slash && slash != parent) {
 			*slash = 0;
-			if (project_dir(parent)) {
+			if (project_dir(w, parent)) {
 				if (!project_of(w, parent))
 					say_unsigned(w, parent, 1);
 				return;
@@ -582,7 +591,7 @@ static void look_for_unsigned(struct pg_watch *w, const char *path, int depth)
 	}
 	if (!S_ISDIR(st.st_mode))
 		return;
-	if (project_dir(path)) {
+	if (project_dir(w, path)) {
 		say_unsigned(w, path, 1);
 		return;
 	}
@@ -600,13 +609,18 @@ static void look_for_unsigned(struct pg_watch *w, const char *path, int depth)
 	closedir(d);
 }
 
+/* path is dir or lies below it ("/x/B2" is not below "/x/B"). */
+static int below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == 0);
+}
+
 static int under_root(struct pg_watch *w, const char *path)
 {
-	for (size_t i = 0; i < w->nroots; i++) {
-		size_t n = strlen(w->roots[i]);
-		if (strncmp(path, w->roots[i], n) == 0 && (path[n] == '/' || path[n] == 0))
+	for (size_t i = 0; i < w->nroots; i++)
+		if (below(path, w->roots[i]))
 			return 1;
-	}
 	return 0;
 }
 
@@ -687,6 +701,8 @@ static void add_writers(struct pg_event *ev, struct wproj *p)
 		char *exe = pg_event_safe(wr->exe);
 		json_object_set_new(o, "exe", json_string(exe ? exe : ""));
 		free(exe);
+		if (wr->exited)
+			json_object_set_new(o, "exited", json_true());
 		json_array_append_new(a, o);
 	}
 	pg_event_set_json(ev, "writers", a);
@@ -1096,7 +1112,7 @@ static void setup_watches(struct pg_watch *w)
 	for (size_t i = 0; i < w->nroots; i++)
 		if (watch_tree(w, w->roots[i]) < 0)
 			for (size_t k = 0; k < w->np; k++)
-				if (strncmp(w->p[k].path, w->roots[i], strlen(w->roots[i])) == 0)
+				if (below(w->p[k].path, w->roots[i]))
 					w->p[k].partial = 1;
 	for (size_t i = 0; i < w->np; i++)
 		if (!w->p[i].watched)
@@ -1435,10 +1451,15 @@ static void say_start(struct pg_watch *w)
 
 int pg_watch_run(struct pg_watch *w, char *err, size_t errlen)
 {
-	setup_watches(w);
-	fan_open(w);
-	if (w->ffd < 0 && !w->cfg.no_fanotify)
-		fprintf(stderr, "plcguard watch: notice: %s\n", w->fan_note);
+	if (!w->cfg.once) {
+		/* --once looks once and stops: no watches, no fanotify marks */
+		setup_watches(w);
+		fan_open(w);
+		if (w->ffd < 0 && !w->cfg.no_fanotify)
+			fprintf(stderr, "plcguard watch: notice: %s\n", w->fan_note);
+	} else {
+		snprintf(w->fan_note, sizeof w->fan_note, "--once: nothing is watched");
+	}
 	say_start(w);
 	/* changes made while the watches were being set up are in the queue:
 	 * the first pass sees the files as they are after them */
