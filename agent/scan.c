@@ -1,8 +1,8 @@
 /*
  * scan.c - walk a project (file, folder or archive) into components.
  *
- * Folder walk: lstat every entry (symlinks are recorded with their target and
- * never followed), apply the exclusion patterns, collect regular files, then
+ * Folder walk: lstat every entry (fstatat from the open folder; symlinks are
+ * recorded with their target and never followed), apply the exclusion patterns, collect regular files, then
  * hash and parse them with --jobs worker threads.  Each worker writes its
  * results into the slot of its file, so the output order does not depend on
  * thread timing; the list is sorted by name at the end.
@@ -485,12 +485,16 @@ static void do_file(struct job *j, uint8_t *buf, struct pg_sha256_ctx *h,
 		close(fd);
 		return;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	uint64_t size = (uint64_t)st1.st_size, got = 0;
+	if (size >= READ_CHUNK) /* a system call that pays only on big files */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	uint8_t *whole = NULL;
 	int failed = 0;
-	/* First chunk decides whether the file is parsed or only hashed. */
-	ssize_t r = read_fill(fd, buf, READ_CHUNK, SNIFF_BYTES);
+	/* First chunk decides whether the file is parsed or only hashed.  Reads
+	 * stop at the size fstat gave (no read to see end of file): a file that
+	 * grows or shrinks meanwhile moves its size or times, which the second
+	 * fstat below catches. */
+	ssize_t r = read_fill(fd, buf, READ_CHUNK, size < SNIFF_BYTES ? (size_t)size : SNIFF_BYTES);
 	if (r < 0)
 		goto read_error;
 	size_t first = (size_t)r;
@@ -505,7 +509,7 @@ static void do_file(struct job *j, uint8_t *buf, struct pg_sha256_ctx *h,
 			failed = 1;
 		} else {
 			memcpy(whole, buf, first);
-			r = read_fill(fd, whole + first, cap - first, cap - first);
+			r = read_fill(fd, whole + first, cap - first, (size_t)size - first);
 			if (r < 0)
 				goto read_error;
 			got = first + (size_t)r;
@@ -515,7 +519,7 @@ static void do_file(struct job *j, uint8_t *buf, struct pg_sha256_ctx *h,
 	} else {
 		pg_sha256_update(h, buf, first);
 		got = first;
-		while ((r = read_fill(fd, buf, READ_CHUNK, 1)) > 0) {
+		while (got < size && (r = read_fill(fd, buf, READ_CHUNK, 1)) > 0) {
 			pg_sha256_update(h, buf, (size_t)r);
 			got += (size_t)r;
 			atomic_fetch_add(progress, (uint64_t)r);
@@ -697,7 +701,9 @@ static void walk_dir(struct walk *w, const char *abs, const char *rel, int depth
 		}
 		names[n++] = xstrdup(de->d_name);
 	}
-	closedir(d);
+	/* The folder stays open while its entries are looked at: fstatat from
+	 * it costs no walk of the whole path per entry. */
+	int dfd = dirfd(d);
 	if (n > 1)
 		qsort(names, n, sizeof *names, name_cmp);
 	for (size_t i = 0; i < n; i++) {
@@ -706,7 +712,7 @@ static void walk_dir(struct walk *w, const char *abs, const char *rel, int depth
 		char *crel = *rel ? xasprintf("%s/%s", rel, esc) : xstrdup(esc);
 		free(esc);
 		struct stat st;
-		if (lstat(cabs, &st) != 0) {
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			add_msg(&w->msgs, &w->n_msgs, 1, "%s: %s", crel, strerror(errno));
 		} else if (excluded(w->opts, crel, names[i], st.st_size, S_ISDIR(st.st_mode))) {
 			/* lock files and the like: left out by policy */
@@ -717,6 +723,7 @@ static void walk_dir(struct walk *w, const char *abs, const char *rel, int depth
 			for (size_t k = i; k < n; k++)
 				free(names[k]);
 			free(names);
+			closedir(d);
 			return;
 		} else if (S_ISDIR(st.st_mode)) {
 			walk_dir(w, cabs, crel, depth + 1);
@@ -732,6 +739,7 @@ static void walk_dir(struct walk *w, const char *abs, const char *rel, int depth
 		free(names[i]);
 	}
 	free(names);
+	closedir(d);
 }
 
 static void show_progress(struct pool *p, uint64_t total_bytes, int final)
