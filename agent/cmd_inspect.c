@@ -96,7 +96,7 @@ int cmd_inspect(int argc, char **argv)
 	}
 	for (int i = 0; pg_default_excludes[i]; i++)
 		excl[n_excl++] = pg_default_excludes[i];
-	struct pg_scan_opts so = { jobs, excl, n_excl, !json_out && pg_isatty_stderr() };
+	struct pg_scan_opts so = { jobs, excl, n_excl, !json_out && pg_isatty_stderr(), NULL };
 	struct pg_scan s;
 	int rc;
 	if (pg_scan_path(argv[optind], &so, &s) != 0) {

@@ -150,7 +150,7 @@ int cmd_register(int argc, char **argv)
 	}
 	m.has_signer = 1;
 
-	struct pg_scan_opts so = { jobs, excl, n_excl, !json_out && pg_isatty_stderr() };
+	struct pg_scan_opts so = { jobs, excl, n_excl, !json_out && pg_isatty_stderr(), NULL };
 	struct pg_scan s;
 	if (pg_scan_path(path, &so, &s) != 0) {
 		fprintf(stderr, "plcguard register: %s\n", s.n_msgs ? s.msgs[0].text : path);

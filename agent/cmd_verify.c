@@ -236,7 +236,7 @@ static enum pg_vstatus verify_path(const char *path, struct pg_baseline **all, s
 				   const struct vopts *o)
 {
 	struct pg_verify_opts vo = { o->jobs, !o->json && pg_isatty_stderr(),
-				     o->baseline != NULL, o->t != NULL };
+				     o->baseline != NULL, o->t != NULL, NULL };
 	struct pg_verify_result r;
 	pg_verify_project(path, all, n_all, &vo, &r);
 	json_t *j = result_json(&r);

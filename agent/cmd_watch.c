@@ -22,7 +22,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: plcguard watch --trust DIR [--crl DIR] [--ocsp] [--revocation fail|warn]\n"
 	      "         [--store DIR] [--json] [--out FILE] [--state FILE] [--rescan S]\n"
-	      "         [--unwatched-rescan S] [--heartbeat S] [--debounce MS] [--once]\n"
+	      "         [--deep-rescan S] [--unwatched-rescan S] [--heartbeat S]\n"
+	      "         [--debounce MS] [--once]\n"
 	      "         [--no-fanotify] [--jobs N] [ROOT...]\n\n"
 	      "Re-verify registered projects the moment they change on disk, and say so in\n"
 	      "events (the same schema and numbering as sniff; docs/EVENTS.md): file.verified,\n"
@@ -43,7 +44,11 @@ static void usage(FILE *f)
 	      "  --json               JSON lines (default: human lines)\n"
 	      "  --out FILE           append events to FILE instead of standard output\n"
 	      "  --state FILE         remember each project's state here between runs\n"
-	      "  --rescan S           full rescan every S seconds (default 3600; 0 never)\n"
+	      "  --rescan S           full rescan every S seconds (default 3600; 0 never).\n"
+	      "                       A change or a rescan hashes only the files whose inode,\n"
+	      "                       size, mtime or ctime moved since they were last hashed\n"
+	      "  --deep-rescan S      the first rescan after S seconds hashes every file\n"
+	      "                       (default 86400; 0: every rescan does)\n"
 	      "  --unwatched-rescan S rescan what could not be watched (the watch limit)\n"
 	      "                       every S seconds (default 60)\n"
 	      "  --heartbeat S        agent.heartbeat every S seconds (default 60; 0 none)\n"
@@ -74,7 +79,7 @@ static int num(const char *opt, const char *s, long lo, long hi, int *out)
 int cmd_watch(int argc, char **argv)
 {
 	enum { O_TRUST = 1000, O_CRL, O_OCSP, O_REV, O_STORE, O_JSON, O_OUT, O_STATE,
-	       O_RESCAN, O_URESCAN, O_HB, O_DEB, O_ONCE, O_NOFAN, O_JOBS, O_HELP };
+	       O_RESCAN, O_URESCAN, O_DEEP, O_HB, O_DEB, O_ONCE, O_NOFAN, O_JOBS, O_HELP };
 	static const struct option opts[] = {
 		{ "trust", required_argument, 0, O_TRUST },
 		{ "crl", required_argument, 0, O_CRL },
@@ -86,6 +91,7 @@ int cmd_watch(int argc, char **argv)
 		{ "state", required_argument, 0, O_STATE },
 		{ "rescan", required_argument, 0, O_RESCAN },
 		{ "unwatched-rescan", required_argument, 0, O_URESCAN },
+		{ "deep-rescan", required_argument, 0, O_DEEP },
 		{ "heartbeat", required_argument, 0, O_HB },
 		{ "debounce", required_argument, 0, O_DEB },
 		{ "once", no_argument, 0, O_ONCE },
@@ -119,6 +125,10 @@ int cmd_watch(int argc, char **argv)
 		case O_STATE: cfg.state_file = optarg; break;
 		case O_RESCAN:
 			if (num("--rescan", optarg, 0, 86400 * 7, &cfg.rescan_s))
+				return PG_EXIT_USAGE;
+			break;
+		case O_DEEP:
+			if (num("--deep-rescan", optarg, 0, 86400 * 365, &cfg.deep_rescan_s))
 				return PG_EXIT_USAGE;
 			break;
 		case O_URESCAN:

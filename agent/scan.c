@@ -426,13 +426,116 @@ struct job {
 	enum job_type type;
 	uint64_t size;             /* from lstat, for progress */
 	mode_t mode;
+	struct stat st;            /* from lstat: the cache key */
+	int keep;                  /* a file read whole: its results may be cached */
+	int reused;                /* results came from the cache */
+	struct stat key;           /* identity and times of what was read */
 	struct pg_complist comps;  /* results */
 	struct pg_scan_msg *msgs;
 	size_t n_msgs;
 	uint64_t bytes;
 };
 
+/* ---------------------------------------------------------- the cache -- */
+
+struct centry {
+	char *rel;
+	struct stat key;
+	uint64_t bytes;
+	struct pg_complist comps;
+};
+
+struct pg_scan_cache {
+	struct centry *v;          /* sorted by rel */
+	size_t n;
+};
+
+struct pg_scan_cache *pg_scan_cache_new(void)
+{
+	return calloc(1, sizeof(struct pg_scan_cache));
+}
+
+static void centries_free(struct centry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].rel);
+		pg_complist_free(&v[i].comps);
+	}
+	free(v);
+}
+
+void pg_scan_cache_clear(struct pg_scan_cache *c)
+{
+	if (!c)
+		return;
+	centries_free(c->v, c->n);
+	c->v = NULL;
+	c->n = 0;
+}
+
+void pg_scan_cache_free(struct pg_scan_cache *c)
+{
+	pg_scan_cache_clear(c);
+	free(c);
+}
+
+size_t pg_scan_cache_files(const struct pg_scan_cache *c)
+{
+	return c ? c->n : 0;
+}
+
+static int centry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct centry *)a)->rel, ((const struct centry *)b)->rel);
+}
+
+static const struct centry *cache_find(const struct pg_scan_cache *c, const char *rel)
+{
+	if (!c || !c->n)
+		return NULL;
+	struct centry k = { .rel = (char *)rel };
+	return bsearch(&k, c->v, c->n, sizeof *c->v, centry_cmp);
+}
+
+/* Components copied: names duplicated, annotations shared (never changed
+ * once a scan has made them).  0, or -1 out of memory (dst partly filled). */
+static int complist_copy(struct pg_complist *dst, const struct pg_complist *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		const struct pg_component *a = &src->v[i];
+		struct pg_component *b = pg_complist_add(dst, a->name, a->kind);
+		if (!b)
+			return -1;
+		char *name = b->name;
+		*b = *a;
+		b->name = name;
+		if (b->ann)
+			json_incref(b->ann);
+	}
+	return 0;
+}
+
+static int same_file(const struct stat *a, const struct stat *b);
+
+/* The cached results of a file whose identity and times have not moved. */
+static int cache_reuse(const struct pg_scan_cache *c, struct job *j)
+{
+	const struct centry *e = cache_find(c, j->rel);
+	if (!e || !same_file(&e->key, &j->st))
+		return 0;
+	if (complist_copy(&j->comps, &e->comps) != 0) {
+		pg_complist_free(&j->comps);
+		return 0;
+	}
+	j->bytes = e->bytes;
+	j->key = e->key;
+	j->keep = 1;
+	j->reused = 1;
+	return 1;
+}
+
 struct pool {
+	const struct pg_scan_cache *cache;
 	struct job *jobs;
 	size_t n;
 	atomic_size_t next;
@@ -537,6 +640,8 @@ static void do_file(struct job *j, uint8_t *buf, struct pg_sha256_ctx *h,
 	}
 	close(fd);
 	j->bytes = got;
+	j->key = st1;
+	j->keep = 1;
 	struct pg_component c0;
 	memset(&c0, 0, sizeof c0);
 	if (whole)
@@ -613,7 +718,9 @@ static void *worker(void *arg)
 		if (i >= p->n)
 			break;
 		struct job *j = &p->jobs[i];
-		if (j->type == JOB_FILE)
+		if (j->type == JOB_FILE && p->cache && cache_reuse(p->cache, j))
+			atomic_fetch_add(&p->bytes, j->bytes);
+		else if (j->type == JOB_FILE)
 			do_file(j, buf, h, &p->bytes);
 		else if (j->type == JOB_LINK)
 			do_link(j);
@@ -668,6 +775,7 @@ static void add_job(struct walk *w, const char *rel, const char *abs,
 	j->type = t;
 	j->size = (uint64_t)st->st_size;
 	j->mode = st->st_mode;
+	j->st = *st;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -816,7 +924,7 @@ int pg_scan_path(const char *path, const struct pg_scan_opts *opts,
 		return -1;
 	}
 
-	struct pool p = { w.jobs, w.n, 0, 0, 0 };
+	struct pool p = { opts->cache, w.jobs, w.n, 0, 0, 0 };
 	uint64_t total = 0;
 	for (size_t i = 0; i < w.n; i++)
 		total += w.jobs[i].size;
@@ -845,11 +953,32 @@ int pg_scan_path(const char *path, const struct pg_scan_opts *opts,
 	if (shown)
 		show_progress(&p, total, 1);
 
-	/* Gather in walk order: walk messages first, then per file. */
+	/* Gather in walk order: walk messages first, then per file.  The cache
+	 * is made anew from this scan's files (what is gone drops out). */
 	out->msgs = w.msgs;
 	out->n_msgs = w.n_msgs;
+	struct centry *cv = NULL;
+	size_t cn = 0;
+	int caching = opts->cache != NULL;
+	if (caching && w.n && !(cv = calloc(w.n, sizeof *cv)))
+		caching = 0;
 	for (size_t i = 0; i < w.n; i++) {
 		struct job *j = &w.jobs[i];
+		if (j->type == JOB_FILE && !j->reused)
+			out->n_hashed++;
+		if (caching && j->type == JOB_FILE && j->keep && !j->n_msgs) {
+			struct centry *e = &cv[cn];
+			e->rel = strdup(j->rel);
+			e->key = j->key;
+			e->bytes = j->bytes;
+			if (e->rel && complist_copy(&e->comps, &j->comps) == 0) {
+				cn++;
+			} else {
+				free(e->rel);
+				pg_complist_free(&e->comps);
+				memset(e, 0, sizeof *e);
+			}
+		}
 		for (size_t k = 0; k < j->comps.n; k++) {
 			struct pg_component *src = &j->comps.v[k];
 			struct pg_component *dst = pg_complist_add(&out->comps, src->name, src->kind);
@@ -869,6 +998,13 @@ int pg_scan_path(const char *path, const struct pg_scan_opts *opts,
 		free(j->abs);
 	}
 	free(w.jobs);
+	if (opts->cache) {
+		pg_scan_cache_clear(opts->cache);
+		if (cn)
+			qsort(cv, cn, sizeof *cv, centry_cmp);
+		opts->cache->v = cv;
+		opts->cache->n = cn;
+	}
 	for (size_t i = 0; i < out->n_msgs; i++) {
 		if (out->msgs[i].io)
 			out->n_io_errors++;

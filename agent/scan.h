@@ -51,11 +51,29 @@ const char *pg_kind_intern(const char *s);
 /* Default exclusion patterns for lock files (see docs/MANIFEST.md). */
 extern const char *const pg_default_excludes[];
 
+/*
+ * What one scan of a project learnt of each regular file: its identity and
+ * times (device, inode, size, mtime, ctime) and the components read from it.
+ * A long-running caller (plcguard watch) keeps one per project, so that the
+ * next scan opens and hashes only the files whose identity or times moved and
+ * takes the others' components from here.  ctime cannot be set from user
+ * space, so content written by any process moves it; a caller that also
+ * guards against a clock set back by root hashes everything now and then
+ * (pg_scan_cache_clear).  Files that gave a message are never kept.
+ */
+struct pg_scan_cache;
+struct pg_scan_cache *pg_scan_cache_new(void);   /* NULL: out of memory */
+void pg_scan_cache_clear(struct pg_scan_cache *c);
+void pg_scan_cache_free(struct pg_scan_cache *c);
+size_t pg_scan_cache_files(const struct pg_scan_cache *c);
+
 struct pg_scan_opts {
 	int jobs;                  /* worker threads, >= 1 */
 	const char *const *excludes; /* glob patterns, "GLOB" or "GLOB:empty" */
 	size_t n_excludes;
 	int progress;              /* show progress on a terminal */
+	struct pg_scan_cache *cache; /* NULL, or read and then replaced by this
+				      * scan's files (see above) */
 };
 
 struct pg_scan_msg {
@@ -70,6 +88,8 @@ struct pg_scan {
 	char *format;              /* "beremiz", "tia-portal", "plcopen-xml", "s7-block", ... */
 	struct pg_complist comps;  /* sorted by name */
 	size_t n_files;
+	size_t n_hashed;           /* files opened and hashed (n_files - n_hashed
+				    * came from the cache) */
 	uint64_t bytes;
 	struct pg_scan_msg *msgs;  /* problems, in component order */
 	size_t n_msgs;

@@ -123,7 +123,7 @@ static void check_content(const char *path, const struct pg_baseline *b,
 	if (!b->checked)
 		add_msg(r, PG_VM_WARNING, 0, "signature NOT checked (no --trust given)");
 	struct pg_scan_opts so = { o->jobs, (const char *const *)b->m.excludes,
-				   b->m.n_excludes, o->progress };
+				   b->m.n_excludes, o->progress, o->cache };
 	if (pg_scan_path(path, &so, &r->scan) != 0) {
 		add_msg(r, PG_VM_ERROR, 0, r->scan.n_msgs ? r->scan.msgs[0].text : "cannot scan");
 		pg_scan_free(&r->scan);

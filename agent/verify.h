@@ -46,6 +46,8 @@ struct pg_verify_opts {
 	int explicit_baseline;/* candidates were named by the user: use them
 			       * whatever project they name */
 	int trust_checked;    /* signatures were checked (a trust store given) */
+	struct pg_scan_cache *cache; /* NULL, or the project's files as last
+				      * scanned (scan.h): only what moved is hashed */
 };
 
 struct pg_verify_result {

@@ -63,6 +63,8 @@ struct wproj {
 	uint8_t digest[32];
 	char *bid;                 /* baseline judged against */
 	unsigned flags;            /* PG_WSF_* */
+	struct pg_scan_cache *cache; /* its files as last scanned: a change
+				      * re-hashes only what moved (scan.h) */
 	/* pending change */
 	int dirty;
 	const char *trigger;       /* "inotify", "rescan", "overflow", ... */
@@ -104,7 +106,7 @@ struct pg_watch {
 	struct timespec reload_at;
 	int findings;
 	int state_dirty;
-	struct timespec start, last_save, next_hb, next_rescan, next_limit;
+	struct timespec start, last_save, next_hb, next_rescan, next_limit, next_deep;
 	int limit_said;
 	unsigned long long limit_quiet;   /* folders not watched since said */
 	struct timespec last_limit;
@@ -148,6 +150,7 @@ void pg_watch_cfg_defaults(struct pg_watch_cfg *c)
 	c->debounce_ms = 300;
 	c->max_delay_ms = 5000;
 	c->rescan_s = 3600;
+	c->deep_rescan_s = 86400;
 	c->limit_rescan_s = 60;
 	c->heartbeat_s = 60;
 }
@@ -797,6 +800,8 @@ static void say_finding(struct pg_watch *w, struct wproj *p, const struct pg_ver
 			"baseline", (json_int_t)b->m.comps.n, "current", (json_int_t)r->scan.comps.n,
 			"matching", (json_int_t)ch->n_same, "changed", (json_int_t)ch->n_changed,
 			"added", (json_int_t)ch->n_added, "removed", (json_int_t)ch->n_removed));
+		pg_event_set_json(&ev, "files", json_pack("{s:I,s:I}",
+			"scanned", (json_int_t)r->scan.n_files, "hashed", (json_int_t)r->scan.n_hashed));
 		if (ch->n) {
 			pg_event_set_json(&ev, "changes", changes_json(ch));
 			pg_event_set_int(&ev, "changes_total", (long long)ch->n);
@@ -891,7 +896,10 @@ static int verify_one(struct pg_watch *w, struct wproj *p, const char *trigger, 
 		struct pg_baseline **c = NULL;
 		size_t nc = 0;
 		pg_verify_candidates(&w->st, p->path, &c, &nc);
-		struct pg_verify_opts vo = { w->cfg.jobs, 0, 0, 1 };
+		/* --once verifies each project once: nothing to keep */
+		if (!p->cache && !w->cfg.once)
+			p->cache = pg_scan_cache_new();  /* NULL: every file hashed */
+		struct pg_verify_opts vo = { w->cfg.jobs, 0, 0, 1, p->cache };
 		pg_verify_project(p->path, c, nc, &vo, &r);
 		free(c);
 		w->verifications++;
@@ -1010,6 +1018,7 @@ static int load_store(struct pg_watch *w, char *err, size_t errlen)
 			v[i] = *o;
 			v[i].path = path;
 			o->bid = NULL;
+			o->cache = NULL;
 			o->plen = SIZE_MAX;    /* taken over (its path is freed below) */
 		}
 	}
@@ -1031,6 +1040,7 @@ static int load_store(struct pg_watch *w, char *err, size_t errlen)
 		}
 		free(old[i].path);
 		free(old[i].bid);
+		pg_scan_cache_free(old[i].cache);
 	}
 	free(old);
 	w->p = v;
@@ -1472,6 +1482,7 @@ int pg_watch_run(struct pg_watch *w, char *err, size_t errlen)
 	struct timespec t = now_mono();
 	w->next_hb = add_ms(t, (long long)w->cfg.heartbeat_s * 1000);
 	w->next_rescan = add_ms(t, (long long)w->cfg.rescan_s * 1000);
+	w->next_deep = add_ms(t, (long long)w->cfg.deep_rescan_s * 1000);
 	w->next_limit = add_ms(t, (long long)w->cfg.limit_rescan_s * 1000);
 	if (!w->stop_reason)
 		w->stop_reason = w->cfg.once ? "once" : "stopped";
@@ -1511,6 +1522,13 @@ int pg_watch_run(struct pg_watch *w, char *err, size_t errlen)
 		}
 		if (w->cfg.rescan_s > 0 && ms_between(w->next_rescan, t) >= 0) {
 			w->rescans++;
+			if (ms_between(w->next_deep, t) >= 0) {
+				/* a deep rescan: every file hashed again, whatever
+				 * its times say (a clock set back, a raw write) */
+				for (size_t i = 0; i < w->np; i++)
+					pg_scan_cache_clear(w->p[i].cache);
+				w->next_deep = add_ms(t, (long long)w->cfg.deep_rescan_s * 1000);
+			}
 			mark_all(w, "rescan");
 			for (size_t i = 0; i < w->nroots; i++)
 				add_cand(w, w->roots[i]);
@@ -1572,6 +1590,7 @@ void pg_watch_close(struct pg_watch *w)
 	for (size_t i = 0; i < w->np; i++) {
 		free(w->p[i].path);
 		free(w->p[i].bid);
+		pg_scan_cache_free(w->p[i].cache);
 	}
 	free(w->p);
 	for (size_t i = 0; i < w->nroots; i++)

@@ -40,6 +40,9 @@ struct pg_watch_cfg {
 	int debounce_ms;                  /* quiet time before a re-verification */
 	int max_delay_ms;                 /* longest a busy project waits */
 	int rescan_s;                     /* full rescan period, 0: never */
+	int deep_rescan_s;                /* the first rescan after this many
+					   * seconds hashes every file (0: every
+					   * rescan does); others hash what moved */
 	int limit_rescan_s;               /* rescan period of what is not watched */
 	int heartbeat_s;                  /* 0: none */
 	int once;                         /* catch up, verify everything, stop */

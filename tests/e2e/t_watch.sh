@@ -138,8 +138,22 @@ tia_save System/part7.plf
 wait_for 'e["kind"]=="file.tampered"' 5
 expect_step 'e["kind"]=="file.tampered" and e["path"].endswith("/tia_line") and e["components"]["changed"]==1 and e["changes"][0]["name"]=="System/part7.plf"' 1 "a save of many files: one file.tampered naming the one part"
 expect_only 1 "TIA save: exactly one event"
+expect_step 'e["kind"]=="file.tampered" and e["files"]["scanned"]==51 and e["files"]["hashed"]==51' 1 "a save that rewrites every file: every file hashed again"
 cp "$T/orig/tia_line/System/part7.plf" "$R/tia_line/System/part7.plf"
 wait_for 'e["kind"]=="file.verified"' 6
+expect_step 'e["kind"]=="file.verified" and e["path"].endswith("/tia_line") and e["files"]["scanned"]==51 and e["files"]["hashed"]==1' 1 "one file written in a project of 51: only it is hashed again"
+
+step "same size, mtime put back"
+# different bytes of the same length, then the old mtime restored to the
+# nanosecond: only the ctime (which no user can set) tells
+python3 -c 'import os,sys
+p=sys.argv[1]; st=os.stat(p); d=open(p,"rb").read()
+open(p,"wb").write(d.replace(b"part 9",b"PART 9"))
+os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))' "$R/tia_line/System/part9.plf"
+wait_for 'e["kind"]=="file.tampered"' 6
+expect_step 'e["kind"]=="file.tampered" and e["path"].endswith("/tia_line") and e["files"]["hashed"]==1 and e["changes"][0]["name"]=="System/part9.plf"' 1 "a same-size edit with its mtime put back is found (ctime moved)"
+cp -p "$T/orig/tia_line/System/part9.plf" "$R/tia_line/System/part9.plf"
+wait_for 'e["kind"]=="file.verified"' 7
 
 step "unsigned project appears"
 cp "$T/orig/line3.zap16" "$R/line4.zap16"

@@ -1,12 +1,16 @@
 /* test_agent.c - unit tests of the agent's own modules: time and window
  * parsing, name escaping, targets, manifest round trip and validation,
- * component comparison and its sentences. */
+ * component comparison and its sentences, the scan cache. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -296,6 +300,109 @@ static void test_compare_sentences(void **state)
 	pg_manifest_free(&b);
 }
 
+static void put(const char *dir, const char *name, const char *data, size_t n)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	FILE *f = fopen(p, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+static int same_scan(const struct pg_scan *a, const struct pg_scan *b)
+{
+	if (a->comps.n != b->comps.n)
+		return 0;
+	for (size_t i = 0; i < a->comps.n; i++) {
+		const struct pg_component *x = &a->comps.v[i], *y = &b->comps.v[i];
+		if (strcmp(x->name, y->name) || strcmp(x->kind, y->kind) || x->size != y->size ||
+		    x->has_sha != y->has_sha || memcmp(x->sha256, y->sha256, 32) ||
+		    x->has_fp != y->has_fp || (x->has_fp && memcmp(x->fp, y->fp, 32)) ||
+		    !json_equal(x->ann ? x->ann : json_null(), y->ann ? y->ann : json_null()))
+			return 0;
+	}
+	return 1;
+}
+
+/* A scan with a cache opens only files whose identity or times moved, and
+ * gives exactly what a scan without one gives (sub-components included). */
+static void test_scan_cache(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pg-scancache.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	const char *src = getenv("PG_SRC");
+	char xml[512];
+	snprintf(xml, sizeof xml, "%s/samples/projects/pump_station/plc.xml", src ? src : ".");
+	size_t xn = 0;
+	uint8_t *xd = NULL;
+	FILE *f = fopen(xml, "rb");
+	if (f) {
+		xd = malloc(1 << 20);
+		assert_non_null(xd);
+		xn = fread(xd, 1, 1 << 20, f);
+		fclose(f);
+		put(dir, "plc.xml", (const char *)xd, xn);
+	}
+	put(dir, "a.bin", "aaaa", 4);
+	put(dir, "b.bin", "bbbb", 4);
+	struct pg_scan_cache *c = pg_scan_cache_new();
+	assert_non_null(c);
+	struct pg_scan_opts with = { 2, pg_default_excludes, 0, 0, c };
+	struct pg_scan_opts without = { 2, pg_default_excludes, 0, 0, NULL };
+	struct pg_scan s1, s2, s3;
+	size_t nf = xd ? 3 : 2;
+	assert_int_equal(pg_scan_path(dir, &with, &s1), 0);
+	assert_int_equal(s1.n_hashed, nf);
+	assert_int_equal(pg_scan_cache_files(c), nf);
+	if (xd)  /* the XML file gave its POUs as components too */
+		assert_true(s1.comps.n > nf);
+	/* nothing moved: nothing opened, the same components */
+	assert_int_equal(pg_scan_path(dir, &with, &s2), 0);
+	assert_int_equal(s2.n_hashed, 0);
+	assert_int_equal(s2.n_files, nf);
+	assert_true(same_scan(&s1, &s2));
+	pg_scan_free(&s2);
+	/* same size, other bytes, the old mtime put back: the ctime moved */
+	char p[512];
+	snprintf(p, sizeof p, "%s/b.bin", dir);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	struct timespec t0 = { 0, 20 * 1000 * 1000 };
+	nanosleep(&t0, NULL);  /* a later ctime, whatever the clock's grain */
+	put(dir, "b.bin", "BBBB", 4);
+	struct timespec ts[2] = { st.st_atim, st.st_mtim };
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	assert_int_equal(pg_scan_path(dir, &with, &s2), 0);
+	assert_int_equal(s2.n_hashed, 1);
+	assert_int_equal(pg_scan_path(dir, &without, &s3), 0);
+	assert_int_equal(s3.n_hashed, nf);
+	assert_true(same_scan(&s2, &s3));
+	assert_false(same_scan(&s1, &s2));
+	pg_scan_free(&s3);
+	pg_scan_free(&s2);
+	/* a file gone drops out of the cache */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(pg_scan_path(dir, &with, &s2), 0);
+	assert_int_equal(s2.n_hashed, 0);
+	assert_int_equal(pg_scan_cache_files(c), nf - 1);
+	pg_scan_free(&s2);
+	/* cleared: everything hashed again */
+	pg_scan_cache_clear(c);
+	assert_int_equal(pg_scan_path(dir, &with, &s2), 0);
+	assert_int_equal(s2.n_hashed, nf - 1);
+	pg_scan_free(&s2);
+	pg_scan_free(&s1);
+	pg_scan_cache_free(c);
+	snprintf(p, sizeof p, "%s/a.bin", dir);
+	unlink(p);
+	snprintf(p, sizeof p, "%s/plc.xml", dir);
+	unlink(p);
+	rmdir(dir);
+	free(xd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_roundtrip),
 		cmocka_unit_test(test_manifest_rejects),
 		cmocka_unit_test(test_compare_sentences),
+		cmocka_unit_test(test_scan_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
