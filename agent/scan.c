@@ -438,9 +438,17 @@ struct job {
 
 /* ---------------------------------------------------------- the cache -- */
 
+/* About 300 bytes per file with one component (a hundred thousand files:
+ * 30 MB), so the key is kept compact and the lists exactly sized. */
+struct ckey {
+	uint64_t dev, ino, size;
+	int64_t mtime_s, ctime_s;
+	long mtime_ns, ctime_ns;
+};
+
 struct centry {
 	char *rel;
-	struct stat key;
+	struct ckey key;
 	uint64_t bytes;
 	struct pg_complist comps;
 };
@@ -515,20 +523,57 @@ static int complist_copy(struct pg_complist *dst, const struct pg_complist *src)
 	return 0;
 }
 
-static int same_file(const struct stat *a, const struct stat *b);
+static void ckey_of(struct ckey *k, const struct stat *st)
+{
+	memset(k, 0, sizeof *k);
+	k->dev = (uint64_t)st->st_dev;
+	k->ino = (uint64_t)st->st_ino;
+	k->size = (uint64_t)st->st_size;
+	k->mtime_s = (int64_t)st->st_mtim.tv_sec;
+	k->mtime_ns = st->st_mtim.tv_nsec;
+	k->ctime_s = (int64_t)st->st_ctim.tv_sec;
+	k->ctime_ns = st->st_ctim.tv_nsec;
+}
+
+/* Exactly sized copy (pg_complist_add grows by doubling). */
+static int complist_copy_exact(struct pg_complist *dst, const struct pg_complist *src)
+{
+	memset(dst, 0, sizeof *dst);
+	if (!src->n)
+		return 0;
+	dst->v = calloc(src->n, sizeof *dst->v);
+	if (!dst->v)
+		return -1;
+	dst->cap = src->n;
+	for (size_t i = 0; i < src->n; i++) {
+		struct pg_component *b = &dst->v[i];
+		*b = src->v[i];
+		b->name = strdup(src->v[i].name);
+		if (!b->name) {
+			b->ann = NULL;
+			return -1;
+		}
+		dst->n++;
+		if (b->ann)
+			json_incref(b->ann);
+	}
+	return 0;
+}
 
 /* The cached results of a file whose identity and times have not moved. */
 static int cache_reuse(const struct pg_scan_cache *c, struct job *j)
 {
 	const struct centry *e = cache_find(c, j->rel);
-	if (!e || !same_file(&e->key, &j->st))
+	struct ckey k;
+	ckey_of(&k, &j->st);
+	if (!e || memcmp(&e->key, &k, sizeof k) != 0)
 		return 0;
 	if (complist_copy(&j->comps, &e->comps) != 0) {
 		pg_complist_free(&j->comps);
 		return 0;
 	}
 	j->bytes = e->bytes;
-	j->key = e->key;
+	j->key = j->st;
 	j->keep = 1;
 	j->reused = 1;
 	return 1;
@@ -969,9 +1014,9 @@ int pg_scan_path(const char *path, const struct pg_scan_opts *opts,
 		if (caching && j->type == JOB_FILE && j->keep && !j->n_msgs) {
 			struct centry *e = &cv[cn];
 			e->rel = strdup(j->rel);
-			e->key = j->key;
+			ckey_of(&e->key, &j->key);
 			e->bytes = j->bytes;
-			if (e->rel && complist_copy(&e->comps, &j->comps) == 0) {
+			if (e->rel && complist_copy_exact(&e->comps, &j->comps) == 0) {
 				cn++;
 			} else {
 				free(e->rel);
