@@ -1195,6 +1195,13 @@ static void on_inotify(struct pg_watch *w, struct inotify_event *e)
 			if (watch_tree(w, path) < 0 && (q || p))
 				(q ? q : p)->partial = 1;
 	}
+	if (isdir && (e->mask & (IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_CREATE))) {
+		/* a folder above projects moved, went or came: the projects in it
+		 * left (or came back to) their registered paths */
+		for (size_t i = 0; i < w->np; i++)
+			if (&w->p[i] != p && below(w->p[i].path, path))
+				mark_dirty(w, &w->p[i], "inotify");
+	}
 	if (p) {
 		mark_dirty(w, p, "inotify");
 		if (p->is_dir == 0 && isdir && strcmp(p->path, path) == 0)

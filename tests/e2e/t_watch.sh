@@ -223,6 +223,40 @@ rc=$?
 expect_count "$EV" 'e["kind"]=="file.unsigned"' 0 "the root folder is not taken for an unsigned project because of a registered file in it"
 [ "$rc" = 0 ] && pass "--once, all verified: exit 0" || fail "--once all verified: exit $rc"
 
+echo "--- a folder above a project renamed, moved out of the root and back"
+mkdir -p "$T/root3/cell/press/sub" "$T/away"
+cp "$PG_SRC/samples/projects/pump_station/plc.xml" "$T/root3/cell/press/plc.xml"
+echo "part" >"$T/root3/cell/press/sub/part.bin"
+"$PLCGUARD" register $(sign_args engineer) --store "$T/store3" "$T/root3/cell/press" >/dev/null 2>&1
+: >"$EV"
+"$PLCGUARD" watch --trust "$PKI/trust" --crl "$PKI/crl" --store "$T/store3" --json --out "$EV" \
+	--heartbeat 1 --rescan 0 --debounce 200 "$T/root3" 2>"$T/watch.err" &
+WPID=$!
+wait_for 'e["kind"]=="agent.start"' 1
+step "rename of the folder above"
+mv "$T/root3/cell" "$T/root3/cell2"
+wait_for 'e["kind"]=="file.missing"' 1
+expect_step 'e["kind"]=="file.missing" and e["path"].endswith("/root3/cell/press")' 1 "a rename above the project: file.missing at its registered path"
+step "renamed back"
+mv "$T/root3/cell2" "$T/root3/cell"
+wait_for 'e["kind"]=="file.verified"' 1
+expect_step 'e["kind"]=="file.verified" and e["path"].endswith("/root3/cell/press")' 1 "renamed back: file.verified"
+step "moved out of the watched root and back"
+mv "$T/root3/cell" "$T/away/cell"
+wait_for 'e["kind"]=="file.missing"' 2
+echo "changed while away" >"$T/away/cell/press/sub/part.bin"
+mv "$T/away/cell" "$T/root3/cell"
+wait_for 'e["kind"]=="file.tampered"' 1
+expect_step 'e["kind"]=="file.missing"' 1 "moved out: file.missing"
+expect_step 'e["kind"]=="file.tampered" and e["changes"][0]["name"]=="sub/part.bin"' 1 "moved back changed: file.tampered names the file changed while away"
+step "edit after the move back"
+echo "part" >"$T/root3/cell/press/sub/part.bin"
+wait_for 'e["kind"]=="file.verified"' 2
+expect_step 'e["kind"]=="file.verified"' 1 "its folders are watched again: the restore is seen"
+kill -TERM "$WPID"
+wait "$WPID"
+WPID=
+
 echo "--- CRL update revokes the signer"
 start_watch
 settle
