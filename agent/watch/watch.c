@@ -409,11 +409,19 @@ static int watch_tree(struct pg_watch *w, const char *path)
 	struct stat st;
 	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
 		return 0;
-	if (inotifytools_watch_recursively(path, WMASK))
-		return 0;
-	int e = inotifytools_error();
-	if (e == ENOENT)
-		return 0;           /* gone meanwhile: the rescan says what it was */
+	int e = 0;
+	for (int tries = 0; tries < 3; tries++) {
+		if (inotifytools_watch_recursively(path, WMASK))
+			return 0;
+		e = inotifytools_error();
+		if (e != ENOENT)
+			break;
+		/* A folder under it went while it was walked, and the walk stopped
+		 * there, its later siblings unwatched: walk again while the folder
+		 * itself is still there (its events say what went). */
+		if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			return 0;   /* gone meanwhile: its parent's events say so */
+	}
 	say_limit(w, path, e);
 	return -1;
 }
