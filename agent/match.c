@@ -391,9 +391,23 @@ static const struct pg_component *component(const struct pg_matcher *m, size_t i
 
 /* ------------------------------------------------------------- judging -- */
 
-static json_t *baseline_json(const struct pg_baseline *b, const struct pg_component *c,
-			     const struct pg_event *ev, int listed)
+static void set_ref(struct pg_event *ev, const struct pg_baseline *b, int listed)
 {
+	struct pg_baseline_ref *r = &ev->base;
+	memset(r, 0, sizeof *r);
+	snprintf(r->id, sizeof r->id, "%s", b->id);
+	snprintf(r->ticket, sizeof r->ticket, "%s", b->m.ticket ? b->m.ticket : "");
+	r->has_window = b->m.has_window;
+	r->win_from = (int64_t)b->m.win_from;
+	r->win_to = (int64_t)b->m.win_to;
+	r->in_window = b->m.has_window ? (ev->ts.tv_sec >= b->m.win_from && ev->ts.tv_sec <= b->m.win_to) : -1;
+	r->target_listed = listed < 0 ? -1 : listed != 0;
+}
+
+static json_t *baseline_json(const struct pg_baseline *b, const struct pg_component *c,
+			     struct pg_event *ev, int listed)
+{
+	set_ref(ev, b, listed);
 	char t[64];
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_string(b->id));

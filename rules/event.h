@@ -117,6 +117,18 @@ enum pg_verdict {
 	PG_VERDICT_COUNT
 };
 
+/* The baseline an event was judged against (a transfer) or verified against
+ * (a file event), typed for the correlator; its JSON form is the event's
+ * "baseline" member (docs/EVENTS.md).  id "" when none. */
+struct pg_baseline_ref {
+	char id[256];              /* store entry id */
+	char ticket[256];          /* change ticket; "" when none */
+	int has_window;
+	int64_t win_from, win_to;  /* change window, UTC seconds */
+	int in_window;             /* the event's time inside the window: 1, 0; -1 no window */
+	int target_listed;         /* the PLC is among its targets: 1, 0; -1 not known */
+};
+
 /* Who observed the events of a run: one per bus (rules/bus.h). */
 struct pg_observer {
 	char run[33];              /* 128 random bits in hex, new at each start: a
@@ -145,6 +157,7 @@ struct pg_event {
 	uint8_t strict[32];        /* MC7 strict hash (checksum zeroed) */
 	uint8_t logic_fp[32];      /* MC7 logic fingerprint (same function as `register`) */
 	enum pg_verdict verdict;   /* PG_VERDICT_NONE unless a judged transfer */
+	struct pg_baseline_ref base; /* what it was judged against; base.id "" none */
 	char text[512];            /* one sentence for people */
 	json_t *fields;            /* protocol-specific extra members (owned; may be NULL) */
 	const uint8_t *payload;    /* borrowed transferred bytes (complete block or image) */

@@ -728,8 +728,18 @@ static void add_baseline(struct pg_event *ev, const struct pg_baseline *b)
 	if (!b)
 		return;
 	pg_event_set_str(ev, "baseline", b->id);
+	snprintf(ev->base.id, sizeof ev->base.id, "%s", b->id);
+	ev->base.in_window = -1;
+	ev->base.target_listed = -1;
 	if (!b->parsed)
 		return;
+	snprintf(ev->base.ticket, sizeof ev->base.ticket, "%s", b->m.ticket ? b->m.ticket : "");
+	if (b->m.has_window) {
+		ev->base.has_window = 1;
+		ev->base.win_from = (int64_t)b->m.win_from;
+		ev->base.win_to = (int64_t)b->m.win_to;
+		ev->base.in_window = ev->ts.tv_sec >= b->m.win_from && ev->ts.tv_sec <= b->m.win_to;
+	}
 	if (b->m.ticket)
 		pg_event_set_str(ev, "ticket", b->m.ticket);
 	if (b->checked && b->pki.signer.subject[0])

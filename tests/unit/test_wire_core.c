@@ -168,6 +168,14 @@ static void test_match_verdicts(void **state)
 	assert_string_equal(bl_str(&ev, "ticket"), "CHG-1");
 	assert_int_equal(bl_bool(&ev, "in_window"), 1);
 	assert_int_equal(bl_bool(&ev, "target_listed"), 1);
+	/* the same, typed, for the correlator */
+	assert_string_equal(ev.base.id, "old");
+	assert_string_equal(ev.base.ticket, "CHG-1");
+	assert_int_equal(ev.base.has_window, 1);
+	assert_int_equal(ev.base.win_from, 1000);
+	assert_int_equal(ev.base.win_to, 2000);
+	assert_int_equal(ev.base.in_window, 1);
+	assert_int_equal(ev.base.target_listed, 1);
 	pg_event_clear(&ev);
 
 	/* checksum-only and logic-only matches; outside the window */
@@ -176,6 +184,7 @@ static void test_match_verdicts(void **state)
 	assert_int_equal(ev.verdict, PG_VERDICT_MATCHES);
 	assert_string_equal(json_string_value(json_object_get(ev.fields, "match")), "checksum");
 	assert_int_equal(bl_bool(&ev, "in_window"), 0);
+	assert_int_equal(ev.base.in_window, 0);
 	pg_event_clear(&ev);
 	block_event(&ev, "DB1", 0x99, 0x98, 0x23, "10.0.0.5", 1500);
 	pg_match_event(m, &ev);
@@ -196,6 +205,7 @@ static void test_match_verdicts(void **state)
 	pg_match_event(m, &ev);
 	assert_int_equal(ev.verdict, PG_VERDICT_MATCHES);
 	assert_int_equal(bl_bool(&ev, "target_listed"), 0);
+	assert_int_equal(ev.base.target_listed, 0);
 	assert_non_null(strstr(ev.text, "not among the baseline's targets"));
 	pg_event_clear(&ev);
 	block_event(&ev, "OB1", 0x31, 0, 0, "10.0.0.5", 1500);
@@ -208,6 +218,7 @@ static void test_match_verdicts(void **state)
 	block_event(&ev, "FB7", 0x41, 0x42, 0x43, "10.0.0.5", 1500);
 	pg_match_event(m, &ev);
 	assert_int_equal(ev.verdict, PG_VERDICT_UNKNOWN);
+	assert_string_equal(ev.base.id, "");
 	pg_event_clear(&ev);
 
 	/* an event that already has a verdict is left alone */
