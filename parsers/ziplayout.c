@@ -434,7 +434,7 @@ int ziplayout_read(const uint8_t *buf, size_t len, uint64_t max_entries,
 	memset(out, 0, sizeof *out);
 	if (!buf)
 		len = 0;
-	struct ends e;
+	struct ends e = { 0 };
 	if (ends_locate(buf, len, &e, err) < 0)
 		return -1;
 	if (e.n > max_entries)
