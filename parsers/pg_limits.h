@@ -138,5 +138,6 @@
 #define PG_WATCH_MAX_WRITERS   8            /* writing processes named per project */
 #define PG_WATCH_DRAIN         4096         /* inotify events read before other work gets a turn */
 #define PG_WATCH_MAX_CANDIDATES 100000      /* folders waiting to be looked at for file.unsigned */
+#define PG_WATCH_MAX_UNSIGNED  100000       /* unsigned projects remembered (said once each) */
 
 #endif

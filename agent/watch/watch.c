@@ -92,8 +92,11 @@ struct pg_watch {
 	size_t nroots;
 	struct cand *cands;
 	size_t ncands, capcands;
+	size_t *cidx;              /* open addressing over cands by path: index + 1 */
+	size_t cidx_cap;           /* a power of two, at least twice ncands; 0 none */
 	char **said_unsigned;      /* sorted: paths reported as file.unsigned */
 	size_t nsaid, capsaid;
+	int unsigned_cap_said;     /* PG_WATCH_MAX_UNSIGNED reached, said */
 	struct pg_wstate prev;     /* state at the last stop */
 	int have_prev;
 	int ifd, sfd, ffd;         /* inotify (libinotifytools'), signalfd, fanotify */
@@ -538,6 +541,23 @@ static void say_unsigned(struct pg_watch *w, const char *path, int is_dir)
 {
 	if (said_unsigned(w, path))
 		return;
+	if (w->nsaid >= PG_WATCH_MAX_UNSIGNED) {
+		/* remembered no more: said once, not again at every rescan */
+		if (!w->unsigned_cap_said) {
+			struct pg_event ev;
+			ev_start(&ev, PG_SRC_SELF, PG_K_WATCH_ERROR, PG_SEV_WARNING);
+			set_object(&ev, path);
+			pg_event_set_str(&ev, "path", path);
+			pg_event_set_int(&ev, "unsigned", (long long)w->nsaid);
+			pg_event_text(&ev, "more than %d unsigned projects under the watched roots: "
+				      "further ones (%s first) are not reported one by one",
+				      PG_WATCH_MAX_UNSIGNED, path);
+			publish(w, &ev);
+			w->unsigned_cap_said = 1;
+		}
+		w->findings = 1;
+		return;
+	}
 	if (w->nsaid == w->capsaid) {
 		size_t nc = w->capsaid ? w->capsaid * 2 : 16;
 		char **v = realloc(w->said_unsigned, nc * sizeof *v);
@@ -635,13 +655,66 @@ static int under_root(struct pg_watch *w, const char *path)
 	return 0;
 }
 
+static size_t path_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;   /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* The index of candidates by path, made anew for the current list (after it
+ * grew or was compacted); 0, or -1 out of memory (lookups then scan). */
+static int cidx_rebuild(struct pg_watch *w, size_t want)
+{
+	size_t cap = 64;
+	while (cap < 2 * want)
+		cap *= 2;
+	if (cap != w->cidx_cap) {
+		size_t *v = calloc(cap, sizeof *v);
+		if (!v) {
+			free(w->cidx);
+			w->cidx = NULL;
+			w->cidx_cap = 0;
+			return -1;
+		}
+		free(w->cidx);
+		w->cidx = v;
+		w->cidx_cap = cap;
+	} else {
+		memset(w->cidx, 0, cap * sizeof *w->cidx);
+	}
+	for (size_t i = 0; i < w->ncands; i++) {
+		size_t h = path_hash(w->cands[i].path) & (w->cidx_cap - 1);
+		while (w->cidx[h])
+			h = (h + 1) & (w->cidx_cap - 1);
+		w->cidx[h] = i + 1;
+	}
+	return 0;
+}
+
+static struct cand *find_cand(struct pg_watch *w, const char *path)
+{
+	if (!w->cidx_cap) {
+		for (size_t i = 0; i < w->ncands; i++)
+			if (strcmp(w->cands[i].path, path) == 0)
+				return &w->cands[i];
+		return NULL;
+	}
+	size_t h = path_hash(path) & (w->cidx_cap - 1);
+	for (; w->cidx[h]; h = (h + 1) & (w->cidx_cap - 1))
+		if (strcmp(w->cands[w->cidx[h] - 1].path, path) == 0)
+			return &w->cands[w->cidx[h] - 1];
+	return NULL;
+}
+
 static void add_cand(struct pg_watch *w, const char *path)
 {
-	for (size_t i = 0; i < w->ncands; i++)
-		if (strcmp(w->cands[i].path, path) == 0) {
-			w->cands[i].last = now_mono();
-			return;
-		}
+	struct cand *c = find_cand(w, path);
+	if (c) {
+		c->last = now_mono();
+		return;
+	}
 	if (w->ncands >= PG_WATCH_MAX_CANDIDATES)
 		return;             /* the periodic rescan looks at the roots too */
 	if (w->ncands == w->capcands) {
@@ -658,6 +731,14 @@ static void add_cand(struct pg_watch *w, const char *path)
 	w->cands[w->ncands].path = dup;
 	w->cands[w->ncands].last = now_mono();
 	w->ncands++;
+	if (w->cidx_cap && 2 * w->ncands <= w->cidx_cap) {
+		size_t h = path_hash(dup) & (w->cidx_cap - 1);
+		while (w->cidx[h])
+			h = (h + 1) & (w->cidx_cap - 1);
+		w->cidx[h] = w->ncands;
+	} else {
+		cidx_rebuild(w, w->ncands);
+	}
 }
 
 /* ------------------------------------------------ verification -- */
@@ -1333,7 +1414,10 @@ static void process_due(struct pg_watch *w, int force)
 		look_for_unsigned(w, c->path, 0);
 		free(c->path);
 	}
-	w->ncands = k;
+	if (k != w->ncands) {
+		w->ncands = k;
+		cidx_rebuild(w, k);
+	}
 }
 
 static long long next_deadline_ms(struct pg_watch *w)
@@ -1624,6 +1708,7 @@ void pg_watch_close(struct pg_watch *w)
 	for (size_t i = 0; i < w->ncands; i++)
 		free(w->cands[i].path);
 	free(w->cands);
+	free(w->cidx);
 	for (size_t i = 0; i < w->nsaid; i++)
 		free(w->said_unsigned[i]);
 	free(w->said_unsigned);
