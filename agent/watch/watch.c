@@ -37,6 +37,7 @@
 #include "pki.h"
 #include "store.h"
 #include "util.h"
+#include "plcopen.h"
 #include "verify.h"
 #include "wstate.h"
 
@@ -480,13 +481,12 @@ static int plcopen_xml(const char *path)
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return 0;
-	char buf[4097];
-	ssize_t n = read(fd, buf, sizeof buf - 1);
+	uint8_t buf[8192];  /* plcopen_sniff's window */
+	ssize_t n = read(fd, buf, sizeof buf);
 	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	return memmem(buf, (size_t)n, "plcopen.org/xml/tc6", 19) != NULL;
+	/* the same content test as a scan's (parsers/plcopen.c, through the
+	 * cursor): what register would take for PLCopen XML */
+	return n > 0 && plcopen_sniff(buf, (size_t)n);
 }
 
 /* A file that is a project by itself: TIA archives, a PLCopen XML. */
