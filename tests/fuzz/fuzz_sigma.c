@@ -21,11 +21,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n > 0 && strncmp(err, "f.yml:", 6) != 0)
 		abort();       /* every refusal names the file and a line */
 	static const char *const events[] = {
-		"{\"seq\":1,\"source\":\"wire\",\"kind\":\"s7.block.download\",\"verdict\":\"differs\","
+		("{\"seq\":1,\"source\":\"wire\",\"kind\":\"s7.block.download\",\"verdict\":\"differs\","
 		"\"src\":{\"ip\":\"10.0.0.5\",\"port\":1200},\"dst\":{\"ip\":\"fd00::1\",\"port\":102},"
-		"\"size\":1024,\"blocks\":[\"DB1\",\"OB1\"],\"know_how\":false,\"text\":\"a b\"}",
-		"{\"seq\":2,\"source\":\"file\",\"kind\":\"file.tampered\",\"baseline\":{\"ticket\":\"CHG-1\"},"
-		"\"components\":{\"changed\":3},\"changes_logic\":1,\"ticket\":null}",
+		"\"size\":1024,\"blocks\":[\"DB1\",\"OB1\"],\"know_how\":false,\"text\":\"a b\"}"),
+		("{\"seq\":2,\"source\":\"file\",\"kind\":\"file.tampered\",\"baseline\":{\"ticket\":\"CHG-1\"},"
+		"\"components\":{\"changed\":3},\"changes_logic\":1,\"ticket\":null}"),
 		"{\"seq\":3,\"source\":\"self\",\"kind\":\"capture.drops\",\"stats\":{\"drops\":2.5}}",
 	};
 	for (size_t e = 0; e < sizeof events / sizeof events[0]; e++) {
