@@ -264,10 +264,20 @@ static int check_bounds(struct ctx *c, yaml_node_t *n, int depth)
 			if (check_bounds(c, node(c, *i), depth + 1))
 				return -1;
 	} else if (n->type == YAML_MAPPING_NODE) {
-		for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 			if (check_bounds(c, node(c, p->key), depth + 1) ||
 			    check_bounds(c, node(c, p->value), depth + 1))
 				return -1;
+			/* YAML forbids duplicate keys; libyaml does not check them */
+			const char *k = sc(node(c, p->key));
+			for (yaml_node_pair_t *q = n->data.mapping.pairs.start; k && q < p; q++) {
+				const char *o = sc(node(c, q->key));
+				if (o && !strcmp(o, k)) {
+					errf(c, node(c, p->key), NULL, "duplicate key '%.64s'", k);
+					return -1;
+				}
+			}
+		}
 	}
 	return 0;
 }

@@ -394,6 +394,16 @@ static void test_refusals(void **st)
 	refuse(HEAD "  sel:\n    a|exists: yes\n  condition: sel\n", "r.yml:7:", "'exists' needs true or false");
 	/* 30 an empty file */
 	refuse("", "r.yml:1:", "no rule");
+	/* 31 a duplicate key */
+	refuse(HEAD "  sel:\n    a: 1\n  sel:\n    b: 1\n  condition: sel\n", "r.yml:8:", "duplicate key 'sel'");
+	/* 32 a file too large */
+	size_t big = (1u << 20) + 1;
+	char *b = malloc(big + 1);
+	assert_non_null(b);
+	memset(b, '#', big);
+	b[big] = 0;
+	refuse(b, "r.yml:1:", "file larger than");
+	free(b);
 }
 
 static void test_alias_bomb(void **st)
