@@ -91,4 +91,16 @@ fi
 expect_exit 1 "rules test with an invalid rule" -- "$PLCGUARD" rules test "$T/bad.yml" --events "$T/ev.jsonl"
 expect_exit 74 "rules test: missing events file" -- "$PLCGUARD" rules test "$R" --events "$T/nope.jsonl"
 expect_exit 64 "rules test: no events" -- "$PLCGUARD" rules test "$R"
+# The real collector's output: every unapproved transfer (no store: verdict
+# unknown) of the sample captures is matched once by unapproved_logic.yml.
+"$PLCGUARD" sniff --json -r "$PG_SRC"/samples/captures/s7_download.pcap \
+	"$PG_SRC"/samples/captures/modbus_filerecord.pcap >"$T/sn.jsonl" 2>/dev/null
+want=$(jcount "$T/sn.jsonl" 'e["kind"] in ("s7.block.download","umas.app.download","modbus.file.write") and e["verdict"] in ("differs","unknown")')
+expect_exit 0 "rules test on sniff --json output" -- "$PLCGUARD" rules test "$R/unapproved_logic.yml" --events "$T/sn.jsonl"
+got=$(grep -c "$(printf '\t')3f6c2a8e-5d41-4c1b-9f7a-2b8e6d0c4a17$(printf '\t')" "$T/out")
+if [ "$want" -gt 0 ] && [ "$got" = "$want" ]; then
+	pass "sniff output: $got unapproved transfers matched"
+else
+	fail "sniff output: $got matched, $want unapproved transfers"
+fi
 finish
