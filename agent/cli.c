@@ -17,6 +17,7 @@ static const struct verb verbs[] = {
 	{ "sniff", cmd_sniff, "watch S7comm and Modbus/UMAS traffic for program transfers" },
 	{ "watch", cmd_watch, "re-verify registered projects on disk the moment they change" },
 	{ "inspect", cmd_inspect, "show what plcguard sees in a file, folder or archive" },
+	{ "rules", cmd_rules, "check Sigma rules and test them on a JSON-lines events file" },
 	{ NULL, NULL, NULL },
 };
 

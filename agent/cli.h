@@ -18,6 +18,7 @@ int cmd_diff(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_sniff(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
 
 /* Default --jobs: online CPUs, at most 8. */
 int pg_default_jobs(void);

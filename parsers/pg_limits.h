@@ -140,4 +140,20 @@
 #define PG_WATCH_MAX_CANDIDATES 100000      /* folders waiting to be looked at for file.unsigned */
 #define PG_WATCH_MAX_UNSIGNED  100000       /* unsigned projects remembered (said once each) */
 
+/* ---- Sigma rules (rules/sigma.c) ---- */
+#define PG_SIGMA_MAX_FILE_BYTES  (1u << 20)  /* one rule file */
+#define PG_SIGMA_MAX_DEPTH       16          /* YAML nesting in one document */
+#define PG_SIGMA_MAX_NODES       20000       /* YAML nodes visited in one document (aliases count each time) */
+#define PG_SIGMA_MAX_RULES       10000       /* rules in one set */
+#define PG_SIGMA_MAX_DOCS        1000        /* YAML documents in one file */
+#define PG_SIGMA_MAX_ITEMS       1024        /* search identifiers, fields in a map, values in a list */
+#define PG_SIGMA_MAX_STR         65536       /* one string value, field name or condition */
+#define PG_SIGMA_MAX_COND_DEPTH  64          /* parentheses and nots in a condition */
+#define PG_SIGMA_MAX_FIELD_PARTS 16          /* dotted parts of a field name; modifiers per field */
+#define PG_SIGMA_RE_MATCH_LIMIT  100000      /* PCRE2 match limit per value */
+#define PG_SIGMA_RE_DEPTH_LIMIT  1000        /* PCRE2 backtracking depth limit */
+#define PG_SIGMA_MAX_EVENT_LINE  (1u << 20)  /* one JSON line read by `rules test` */
+#define PG_SIGMA_MAX_EVENT_DEPTH 32          /* event nesting walked by keyword searches */
+#define PG_SIGMA_MAX_ERRORS      64          /* errors reported per file */
+
 #endif
